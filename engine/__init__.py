@@ -1,0 +1,3 @@
+"""Berth's container engine: the Docker Engine API on runc, conmon and overlayfs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,20 @@
+"""What the API layer needs from the engine: the services, bundled for route registration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.containers.execs import ExecService
+from engine.containers.service import ContainerService
+from engine.events import EventBus
+from engine.images.service import ImageService
+
+
+@dataclass
+class Services:
+    events: EventBus
+    images: ImageService
+    containers: ContainerService
+    execs: ExecService
+    info: Any  # engine.daemon.Daemon: version and info figures

@@ -1,0 +1,191 @@
+"""From a create request and an image to a container record (pure).
+
+Docker's merge rules: the image supplies Cmd only when the request gives neither
+Cmd nor Entrypoint; Env is the image's with the request's overriding by key;
+Labels, ExposedPorts and Volumes are unions; WorkingDir, User, StopSignal and
+Healthcheck fall back to the image's. The host config gets Docker's defaults
+(restart policy "no", json-file log config, 64 MB /dev/shm, swap twice memory).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from engine.api import schema
+from engine.containers import resources
+from engine.containers.resources import HostSupport
+from engine.containers.spec import capabilities
+from engine.errors import InvalidArgument
+
+RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
+_ENV_NAME_RE = re.compile(r"^[^=]+$")
+
+
+def merge_env(image_env: list[str] | None, user_env: list[str] | None) -> list[str]:
+    merged: dict[str, str] = {}
+    for item in (image_env or []) + (user_env or []):
+        key, eq, _ = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid environment variable: {item}")
+        merged[key] = item if eq else item
+    return list(merged.values())
+
+
+def merge_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+    """The container's Config: the request merged over the image's config."""
+    cfg: dict[str, Any] = {}
+    cfg["Hostname"] = user.get("Hostname") or ""
+    cfg["Domainname"] = user.get("Domainname") or ""
+    cfg["User"] = user.get("User") or image.get("User") or ""
+    for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
+        cfg[key] = bool(user.get(key))
+    ports = dict(image.get("ExposedPorts") or {})
+    ports.update(user.get("ExposedPorts") or {})
+    if ports:
+        cfg["ExposedPorts"] = ports
+    cfg["Env"] = merge_env(image.get("Env"), user.get("Env"))
+    entrypoint = schema.strslice(user.get("Entrypoint"))
+    cmd = schema.strslice(user.get("Cmd"))
+    if entrypoint == [""]:
+        entrypoint = []  # --entrypoint "" resets the image's entrypoint
+    if not entrypoint:
+        cfg["Cmd"] = cmd if cmd else image.get("Cmd")
+        cfg["Entrypoint"] = image.get("Entrypoint") if entrypoint is None else None
+    else:
+        cfg["Cmd"] = cmd
+        cfg["Entrypoint"] = entrypoint
+    health = user.get("Healthcheck")
+    image_health = image.get("Healthcheck")
+    if health is not None:
+        merged_health = dict(image_health or {})
+        if health.get("Test"):
+            merged_health = {}
+        for key, value in health.items():
+            if value not in (None, 0, []):
+                merged_health[key] = value
+        cfg["Healthcheck"] = merged_health
+    elif image_health is not None:
+        cfg["Healthcheck"] = copy.deepcopy(image_health)
+    cfg["Image"] = user.get("Image") or ""
+    volumes = dict(image.get("Volumes") or {})
+    volumes.update(user.get("Volumes") or {})
+    cfg["Volumes"] = volumes or None
+    cfg["WorkingDir"] = user.get("WorkingDir") or image.get("WorkingDir") or ""
+    cfg["OnBuild"] = image.get("OnBuild") or None
+    labels = dict(image.get("Labels") or {})
+    labels.update(user.get("Labels") or {})
+    cfg["Labels"] = labels
+    stop_signal = user.get("StopSignal") or image.get("StopSignal")
+    if stop_signal:
+        cfg["StopSignal"] = stop_signal
+    if user.get("StopTimeout") is not None:
+        cfg["StopTimeout"] = user["StopTimeout"]
+    if user.get("MacAddress"):
+        cfg["MacAddress"] = user["MacAddress"]
+    if user.get("NetworkDisabled"):
+        cfg["NetworkDisabled"] = True
+    shell = user.get("Shell") or image.get("Shell")
+    if shell:
+        cfg["Shell"] = shell
+    return cfg
+
+
+def command_of(cfg: dict[str, Any]) -> tuple[str, list[str]]:
+    argv = list(cfg.get("Entrypoint") or []) + list(cfg.get("Cmd") or [])
+    if not argv:
+        raise InvalidArgument("No command specified")
+    return argv[0], argv[1:]
+
+
+def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tuple[dict[str, Any], list[str]]:
+    hc = copy.deepcopy(hc_in or {})
+    hc.setdefault("NetworkMode", "default")
+    if not hc.get("NetworkMode"):
+        hc["NetworkMode"] = "default"
+    policy = hc.get("RestartPolicy") or {}
+    name = policy.get("Name") or "no"
+    if name not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy '{name}'")
+    retries = int(policy.get("MaximumRetryCount") or 0)
+    if retries < 0:
+        raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
+    if retries and name != "on-failure":
+        raise InvalidArgument("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+    hc["RestartPolicy"] = {"Name": name, "MaximumRetryCount": retries}
+    if hc.get("AutoRemove") and name != "no":
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+    log_config = hc.get("LogConfig") or {}
+    log_type = log_config.get("Type") or "json-file"
+    if log_type not in ("json-file", "local", "k8s-file"):
+        raise InvalidArgument(f'logger: no log driver named \'{log_type}\' is registered')
+    hc["LogConfig"] = {"Type": log_type, "Config": log_config.get("Config") or {}}
+    if not hc.get("ShmSize"):
+        hc["ShmSize"] = 64 * 1024 * 1024
+    for key in ("Binds", "Links", "VolumesFrom", "CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch",
+                "ExtraHosts", "GroupAdd", "SecurityOpt", "Tmpfs", "Sysctls"):
+        hc.setdefault(key, None)
+    for key in ("IpcMode", "PidMode", "UTSMode", "UsernsMode", "CgroupnsMode", "Cgroup", "CgroupParent",
+                "CpusetCpus", "CpusetMems", "VolumeDriver", "ContainerIDFile", "Runtime", "Isolation"):
+        hc.setdefault(key, "")
+    if not hc["IpcMode"]:
+        hc["IpcMode"] = "private"
+    if not hc["CgroupnsMode"]:
+        hc["CgroupnsMode"] = "private" if host.version == 2 else "host"
+    if not hc["Runtime"]:
+        hc["Runtime"] = "runc"
+    for key in ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",
+                "CpuRealtimePeriod", "CpuRealtimeRuntime", "BlkioWeight", "KernelMemory", "KernelMemoryTCP",
+                "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "OomScoreAdj"):
+        hc[key] = int(hc.get(key) or 0)
+    for key in ("Privileged", "PublishAllPorts", "ReadonlyRootfs", "AutoRemove"):
+        hc[key] = bool(hc.get(key))
+    hc.setdefault("PortBindings", {})
+    if hc["PortBindings"] is None:
+        hc["PortBindings"] = {}
+    hc.setdefault("ConsoleSize", [0, 0])
+    hc.setdefault("MemorySwappiness", None)
+    hc.setdefault("OomKillDisable", None)
+    hc.setdefault("PidsLimit", None)
+    hc.setdefault("Init", None)
+    hc.setdefault("Ulimits", None)
+    hc.setdefault("Devices", [])
+    hc.setdefault("DeviceCgroupRules", None)
+    hc.setdefault("DeviceRequests", None)
+    for key in ("BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+                "BlkioDeviceWriteIOps"):
+        hc.setdefault(key, [])
+    hc.setdefault("Mounts", None)
+    if not -1000 <= hc["OomScoreAdj"] <= 1000:
+        raise InvalidArgument(f"Invalid value {hc['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
+    for opt in hc.get("SecurityOpt") or []:
+        key = opt.split("=", 1)[0].split(":", 1)[0]
+        if key not in ("no-new-privileges", "seccomp", "apparmor", "label", "systempaths", "mask", "unmask"):
+            raise InvalidArgument(f'invalid --security-opt 2: "{opt}"')
+    capabilities(hc.get("CapAdd"), hc.get("CapDrop"), hc["Privileged"])  # validates names
+    for path in (hc.get("Tmpfs") or {}):
+        if not path.startswith("/"):
+            raise InvalidArgument(f"invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute")
+    warnings = resources.normalize(hc, host)
+    return hc, warnings
+
+
+def no_new_privileges(hc: dict[str, Any]) -> bool:
+    for opt in hc.get("SecurityOpt") or []:
+        key, sep, value = opt.replace(":", "=", 1).partition("=")
+        if key == "no-new-privileges":
+            if not sep or value.lower() in ("true", "1", ""):
+                return True
+            if value.lower() in ("false", "0"):
+                return False
+            raise InvalidArgument(f"invalid --security-opt 2: {opt!r}")
+    return False
+
+
+def seccomp_mode(hc: dict[str, Any]) -> str:
+    for opt in hc.get("SecurityOpt") or []:
+        key, _, value = opt.replace(":", "=", 1).partition("=")
+        if key == "seccomp":
+            return value
+    return ""

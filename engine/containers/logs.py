@@ -1,0 +1,242 @@
+"""Container logs with Docker's json-file semantics, read from conmon's log file.
+
+conmon writes one record per line (or per partial line) in the CRI format:
+
+    2026-11-27T17:45:43.123456789+00:00 stdout F the line
+    2026-11-27T17:45:43.123456789+00:00 stderr P a partial li
+
+This module turns those records into what `docker logs` expects — stdout and
+stderr kept apart in multiplexed frames (raw bytes for a TTY), `--timestamps`
+as RFC3339 with nanoseconds, `--tail`, `--since/--until`, `--follow` — reading
+the file in blocks, so memory use does not grow with the log's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import os
+import struct
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.util.timefmt import rfc3339_fixed
+
+BLOCK = 1 << 20
+_IN_MODIFY = 0x2
+_IN_CLOSE_WRITE = 0x8
+_IN_MOVE_SELF = 0x800
+_IN_DELETE_SELF = 0x400
+_IN_NONBLOCK = 0o4000
+_IN_CLOEXEC = 0o2000000
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    stdout: bool = True
+    stderr: bool = True
+    follow: bool = False
+    timestamps: bool = False
+    since_ns: int = 0
+    until_ns: int = 0
+    tail: int | None = None  # None: everything
+
+
+def parse_ts(ts: bytes) -> int:
+    """CRI timestamp (any offset) → ns."""
+    text = ts.decode("ascii", "replace")
+    main, _, frac_tz = text.partition(".")
+    frac = frac_tz[:9]
+    tz = frac_tz[len(frac):]
+    try:
+        dt = datetime.fromisoformat(main + tz)
+    except ValueError:
+        return 0
+    return int(dt.timestamp()) * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
+
+
+def _frame(stream: int, data: bytes) -> bytes:
+    return struct.pack(">BxxxL", stream, len(data)) + data
+
+
+class _Formatter:
+    """Turns records into output bytes; tracks partial lines for timestamp prefixes."""
+
+    def __init__(self, opts: LogOptions, tty: bool) -> None:
+        self.opts = opts
+        self.tty = tty
+        self.line_start = {b"stdout": True, b"stderr": True}
+        self.out: list[bytes] = []
+        self.run_stream = b""
+        self.run: list[bytes] = []
+        self.size = 0
+
+    def _flush_run(self) -> None:
+        if not self.run:
+            return
+        data = b"".join(self.run)
+        if self.tty:
+            self.out.append(data)
+        else:
+            self.out.append(_frame(1 if self.run_stream == b"stdout" else 2, data))
+        self.run = []
+
+    def add(self, ts: bytes, stream: bytes, tag: bytes, content: bytes) -> None:
+        if stream == b"stdout" and not self.opts.stdout or stream == b"stderr" and not self.opts.stderr:
+            return
+        if stream != self.run_stream:
+            self._flush_run()
+            self.run_stream = stream
+        if self.opts.timestamps and self.line_start.get(stream, True):
+            self.run.append(rfc3339_fixed(parse_ts(ts)).encode() + b" ")
+        self.run.append(content)
+        if tag == b"F":
+            self.run.append(b"\n")
+        self.line_start[stream] = tag == b"F"
+        self.size += len(content)
+
+    def take(self) -> bytes:
+        self._flush_run()
+        data = b"".join(self.out)
+        self.out = []
+        self.size = 0
+        return data
+
+
+def _records(block: bytes) -> list[tuple[bytes, bytes, bytes, bytes]]:
+    out = []
+    for line in block.split(b"\n"):
+        if not line:
+            continue
+        parts = line.split(b" ", 3)
+        if len(parts) == 3:
+            parts.append(b"")
+        if len(parts) != 4:
+            continue
+        out.append((parts[0], parts[1], parts[2], parts[3]))
+    return out
+
+
+def _ends_line(record: bytes) -> bool:
+    parts = record.split(b" ", 3)
+    return len(parts) >= 3 and parts[2] == b"F"
+
+
+def tail_offset(path: str, lines: int) -> int:
+    """The file offset where the last `lines` complete log lines start (read from the end)."""
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+    if lines <= 0:
+        return size
+    seen = 0
+    pos = size
+    carry = b""
+    with open(path, "rb") as f:
+        while pos > 0:
+            step = min(BLOCK, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + carry
+            end = len(data)
+            while True:
+                nl = data.rfind(b"\n", 0, end - 1)
+                if nl < 0:
+                    break
+                if _ends_line(data[nl + 1:end]):
+                    seen += 1
+                    if seen > lines:
+                        return pos + end
+                end = nl + 1
+            carry = data[:end]
+    if carry and _ends_line(carry):
+        seen += 1
+        if seen > lines:
+            return len(carry)
+    return 0
+
+
+class _Inotify:
+    def __init__(self, path: str) -> None:
+        self.fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        _libc.inotify_add_watch(self.fd, path.encode(), _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVE_SELF | _IN_DELETE_SELF)
+
+    async def wait(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(self.fd, lambda: fut.done() or fut.set_result(None))
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            loop.remove_reader(self.fd)
+        try:
+            while os.read(self.fd, 65536):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+async def read_logs(path: str, opts: LogOptions, tty: bool, running: Callable[[], bool]) -> AsyncIterator[bytes]:
+    """Yield the log as the client should receive it; with follow, until the container stops."""
+    fmt = _Formatter(opts, tty)
+    start = tail_offset(path, opts.tail) if opts.tail is not None else 0
+    watcher: _Inotify | None = None
+    if opts.follow and os.path.exists(path):
+        watcher = _Inotify(path)
+    try:
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            return
+        with f:
+            f.seek(start)
+            carry = b""
+            filtering = bool(opts.since_ns or opts.until_ns)
+            while True:
+                block = f.read(BLOCK)
+                if block:
+                    data = carry + block
+                    cut = data.rfind(b"\n") + 1
+                    carry = data[cut:]
+                    for ts, stream, tag, content in _records(data[:cut]):
+                        if filtering:
+                            ns = parse_ts(ts)
+                            if opts.since_ns and ns < opts.since_ns:
+                                continue
+                            if opts.until_ns and ns > opts.until_ns:
+                                return
+                        fmt.add(ts, stream, tag, content)
+                    out = fmt.take()
+                    if out:
+                        yield out
+                    await asyncio.sleep(0)
+                    continue
+                if not opts.follow:
+                    return
+                alive = running()
+                if not alive:
+                    # one more read catches what conmon wrote while it was finishing
+                    block = f.read(BLOCK)
+                    if block:
+                        f.seek(-len(block), os.SEEK_CUR)
+                        continue
+                    return
+                if watcher is not None:
+                    await watcher.wait(1.0)
+                else:
+                    await asyncio.sleep(0.2)
+    finally:
+        if watcher is not None:
+            watcher.close()

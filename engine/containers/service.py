@@ -1,0 +1,373 @@
+"""Container operations as the Docker API offers them: create, list, rename,
+remove, restart, wait, top, stats — on top of `Lifecycle` (start/stop/signals).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import signal as signals
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.api import schema
+from engine.containers import cgroups, etcfiles, names
+from engine.containers.create import command_of, merge_config, normalize_host_config
+from engine.containers.lifecycle import Lifecycle
+from engine.containers.model import (
+    DEAD, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, STATUSES, Container,
+)
+from engine.containers.registry import Registry
+from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
+from engine.images import reference
+from engine.images.service import ImageService
+from engine.util.filters import Filters
+from engine.util.timefmt import now_ns
+
+STATS_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    all: bool = False
+    limit: int = -1
+    size: bool = False
+    filters: Filters = Filters()
+
+
+class ContainerService:
+    def __init__(self, registry: Registry, lifecycle: Lifecycle, images: ImageService) -> None:
+        self.registry = registry
+        self.lifecycle = lifecycle
+        self.images = images
+        self.removal_hooks: list[Any] = []
+        lifecycle.on_exit_hooks.append(self._after_exit)
+
+    def get(self, ref: str) -> Container:
+        return self.registry.get(ref)
+
+    # -- ImageUsers ------------------------------------------------------------------
+    def containers_using(self, image_id: str) -> list[tuple[str, bool]]:
+        return [(c.id, c.state.status in (RUNNING, PAUSED, RESTARTING)) for c in self.registry.all() if c.image_id == image_id]
+
+    def layers_in_use(self) -> Iterable[str]:
+        for c in self.registry.all():
+            yield from c.layer_chain
+
+    # -- create ------------------------------------------------------------------------
+    async def create(self, body: Any, name: str | None) -> Container:
+        body = schema.check_create_body(body)
+        image_name = body.get("Image") or ""
+        if not image_name:
+            raise InvalidArgument("Config cannot be empty in order to create a container")
+        img = self.images.store.find(image_name)
+        if img is None:
+            try:
+                shown = reference.parse(image_name).familiar()
+            except InvalidArgument:
+                shown = image_name
+            raise NotFound(f"No such image: {shown}")
+        cid = secrets.token_hex(32)
+        if name:
+            name = names.validate(name)
+        else:
+            name = names.generate(set(self.registry.by_name))
+        host_config, warnings = normalize_host_config(body.get("HostConfig"), self.lifecycle.settings.host)
+        config = merge_config(body, img.container_config)
+        if host_config["NetworkMode"] == "host" and not body.get("Hostname"):
+            config["Hostname"] = os.uname().nodename
+        elif not config["Hostname"]:
+            config["Hostname"] = cid[:12]
+        path, args = command_of(config)
+        self.registry.reserve_name(name, cid)
+        c = Container(
+            id=cid, name=name, created_ns=now_ns(), image_id=img.id, config=config, host_config=host_config,
+            path=path, args=args, layer_chain=list(img.chain), warnings=warnings,
+        )
+        c.networks = self._initial_networks(c, body.get("NetworkingConfig") or {})
+        try:
+            self.write_etc_files(c)
+            self.lifecycle.rootfs(c).prepare()
+            self.registry.add(c)
+            self.registry.save(c)
+        except BaseException:
+            self.registry.release_name(name, cid)
+            self.registry.store.remove(cid)
+            self.registry.discard(c)
+            raise
+        self.lifecycle.event(c, "create")
+        return c
+
+    def _initial_networks(self, c: Container, networking: dict[str, Any]) -> dict[str, Any]:
+        mode = c.host_config.get("NetworkMode") or "default"
+        if mode.startswith("container:"):
+            return {}
+        name = "bridge" if mode == "default" else mode
+        endpoint = (networking.get("EndpointsConfig") or {}).get(name) or {}
+        return {name: {
+            "IPAMConfig": endpoint.get("IPAMConfig"), "Links": None, "Aliases": endpoint.get("Aliases"),
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "",
+            "DriverOpts": endpoint.get("DriverOpts"),
+        }}
+
+    def write_etc_files(self, c: Container, addresses: list[str] | None = None, embedded_dns: str | None = None) -> None:
+        paths = self.registry.store.paths(c.id)
+        os.makedirs(paths.dir, exist_ok=True)
+        hc = c.host_config
+        extra = [etcfiles.parse_extra_host(e) for e in hc.get("ExtraHosts") or []]
+        if (hc.get("NetworkMode") or "") == "host":
+            hosts = _read_text("/etc/hosts") + "".join(f"{ip}\t{n}\n" for n, ip in extra)
+            resolv = _read_text("/etc/resolv.conf")
+            if hc.get("Dns") or hc.get("DnsSearch") or hc.get("DnsOptions"):
+                resolv = etcfiles.resolv_conf(resolv, hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or [])
+        else:
+            hosts = etcfiles.hosts_file(c.config["Hostname"], c.config.get("Domainname") or "", addresses or [], extra)
+            resolv = etcfiles.resolv_conf(_read_text("/etc/resolv.conf"), hc.get("Dns") or [],
+                                          hc.get("DnsSearch") or [], hc.get("DnsOptions") or [], embedded_dns)
+        for path, text in ((paths.hostname, etcfiles.hostname_file(c.config["Hostname"])), (paths.hosts, hosts),
+                           (paths.resolv_conf, resolv)):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(path, 0o644)
+
+    async def start(self, c: Container) -> None:
+        """Start; a --rm container that cannot start is removed, as Docker does."""
+        try:
+            await self.lifecycle.start(c)
+        except EngineError as exc:
+            if exc.status != 304 and c.host_config.get("AutoRemove") and c.id in self.registry.by_id:
+                await self.remove(c, force=True, volumes=True)
+            raise
+
+    # -- remove --------------------------------------------------------------------------
+    async def remove(self, c: Container, force: bool = False, volumes: bool = False) -> None:
+        if c.state.status in (RUNNING, PAUSED, RESTARTING):
+            if not force:
+                if c.state.status == PAUSED:
+                    raise Conflict(f"You cannot remove a paused container {c.id}. Unpause and then stop the container before attempting removal or force remove")
+                raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before attempting removal or force remove")
+            c.state.manually_stopped = True
+            self.lifecycle.event(c, "kill", {"signal": str(int(signals.SIGKILL))})
+            await self.lifecycle.signal(c, signals.SIGKILL)
+            await self.lifecycle.wait_exit(c, 30)
+        async with self.registry.lock(c):
+            if c.id not in self.registry.by_id:
+                raise NotFound(f"No such container: {c.id}")
+            if c.state.status == REMOVING:
+                raise Conflict(f"removal of container {c.id} is already in progress")
+            if c.state.status in (RUNNING, PAUSED, RESTARTING):
+                raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before attempting removal or force remove")
+            c.state.status = REMOVING
+            await self._remove_locked(c, volumes)
+
+    async def _remove_locked(self, c: Container, volumes: bool) -> None:
+        try:
+            await self.lifecycle.runtime.delete(c.id, force=True)
+            self.lifecycle.rootfs(c).remove()
+            for hook in self.removal_hooks:
+                await hook(c, volumes)
+        except Exception:
+            c.state.status = DEAD
+            self.registry.save(c)
+            raise
+        self.registry.store.remove(c.id)
+        self.registry.discard(c)
+        self.lifecycle.event(c, "destroy")
+        self.lifecycle.mark_removed(c)
+
+    async def _after_exit(self, c: Container) -> None:
+        if c.host_config.get("AutoRemove") and c.state.status == EXITED and c.id in self.registry.by_id:
+            await self.remove(c, force=False, volumes=True)
+
+    # -- rename, restart, wait ---------------------------------------------------------
+    async def rename(self, c: Container, new_name: str) -> None:
+        if not new_name:
+            raise InvalidArgument("Neither old nor new names may be empty")
+        new_name = names.validate(new_name)
+        if new_name == c.name:
+            raise InvalidArgument("Renaming a container with the same name as its current name")
+        async with self.registry.lock(c):
+            old = c.name
+            self.registry.reserve_name(new_name, c.id)
+            c.name = new_name
+            self.registry.release_name(old, c.id)
+            self.registry.save(c)
+            self.lifecycle.event(c, "rename", {"oldName": "/" + old})
+
+    async def restart(self, c: Container, timeout: int | None) -> None:
+        if c.state.status in (RUNNING, PAUSED, RESTARTING):
+            await self.lifecycle.stop(c, timeout)
+        await self.start(c)
+        self.lifecycle.event(c, "restart")
+
+    async def wait(self, c: Container, condition: str) -> int:
+        if condition not in ("", "not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: {condition!r}")
+        if condition == "removed":
+            return await asyncio.shield(self.lifecycle.removed_future(c))
+        if condition == "next-exit" or c.state.status in (RUNNING, PAUSED, RESTARTING):
+            return await asyncio.shield(self.lifecycle.exit_future(c))
+        return c.state.exit_code
+
+    # -- list --------------------------------------------------------------------------
+    def list(self, opts: ListOptions) -> list[Container]:
+        f = opts.filters
+        f.validate({"id", "name", "label", "label!", "status", "ancestor", "before", "since", "exited",
+                    "health", "volume", "network", "publish", "expose", "is-task"})
+        for status in f.values("status"):
+            if status not in STATUSES:
+                raise InvalidArgument(f"Invalid filter 'status={status}'")
+        for health in f.values("health"):
+            if health not in ("starting", "healthy", "unhealthy", "none"):
+                raise InvalidArgument(f"Unrecognised filter value for health: {health}")
+        ancestors: set[str] = set()
+        for a in f.values("ancestor"):
+            img = self.images.store.find(a)
+            if img is not None:
+                ancestors.add(img.id)
+                ancestors.update(i.id for i in self._descendants(img.id))
+        before = self.get(f.one("before")).created_ns if f.has("before") else None
+        since = self.get(f.one("since")).created_ns if f.has("since") else None
+        exited = [int(x) for x in f.values("exited") if x.lstrip("-").isdigit()]
+        out = []
+        for c in sorted(self.registry.all(), key=lambda c: -c.created_ns):
+            status = c.state.status
+            show_all = opts.all or opts.limit > 0 or f.has("status") or f.has("exited")
+            if not show_all and status not in (RUNNING, PAUSED, RESTARTING):
+                continue
+            if f.has("id") and not any(c.id.startswith(v) for v in f.values("id")):
+                continue
+            if f.has("name") and not any(_name_match(v, c.name) for v in f.values("name")):
+                continue
+            if not f.match_labels(c.config.get("Labels")):
+                continue
+            if f.has("status") and status not in f.values("status"):
+                continue
+            if f.has("ancestor") and c.image_id not in ancestors:
+                continue
+            if before is not None and c.created_ns >= before:
+                continue
+            if since is not None and c.created_ns <= since:
+                continue
+            if exited and (status != EXITED or c.state.exit_code not in exited):
+                continue
+            if f.has("health"):
+                health = c.state.health.status if c.state.health else "none"
+                if health not in f.values("health"):
+                    continue
+            if f.has("network") and not any(n in c.networks for n in f.values("network")):
+                continue
+            if f.has("volume") and not any(
+                v in (m.get("Name"), m.get("Destination"), m.get("Source")) for v in f.values("volume") for m in c.mounts
+            ):
+                continue
+            if f.has("is-task") and f.bool_value("is-task", None):
+                continue
+            out.append(c)
+            if opts.limit > 0 and len(out) >= opts.limit:
+                break
+        return out
+
+    def _descendants(self, image_id: str) -> list[Any]:
+        out = []
+        queue = [image_id]
+        while queue:
+            current = queue.pop()
+            for child in self.images.store.children(current):
+                out.append(child)
+                queue.append(child.id)
+        return out
+
+    def size(self, c: Container) -> tuple[int, int]:
+        rw = self.lifecycle.rootfs(c).size_rw()
+        base = self.images.store.images.get(c.image_id)
+        return rw, rw + (base.size if base else 0)
+
+    # -- top and stats -------------------------------------------------------------------
+    async def top(self, c: Container, ps_args: str) -> dict[str, Any]:
+        if c.state.status not in (RUNNING, PAUSED):
+            raise Conflict(f"Container {c.id} is not running")
+        pids = set(cgroups.pids(self.lifecycle.cgroups_path(c)))
+        args = ps_args.split() if ps_args else ["-ef"]
+        if any(a.startswith("-") and "q" in a for a in args):
+            raise InvalidArgument("ps -q is not supported")
+        proc = await asyncio.create_subprocess_exec(
+            "ps", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        if proc.returncode:
+            raise InvalidArgument(f"Error running ps: {err.decode(errors='replace').strip()}")
+        lines = out.decode(errors="replace").splitlines()
+        if not lines:
+            raise InvalidArgument("ps printed nothing")
+        titles = lines[0].split()
+        try:
+            pid_index = titles.index("PID")
+        except ValueError:
+            raise InvalidArgument("Couldn't find PID field in ps output") from None
+        processes = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) <= pid_index or not fields[pid_index].isdigit():
+                continue
+            if int(fields[pid_index]) in pids:
+                processes.append(fields)
+        self.lifecycle.event(c, "top")
+        return {"Titles": titles, "Processes": processes}
+
+    def _stats_sample(self, c: Container) -> dict[str, Any]:
+        base = {"id": c.id, "name": "/" + c.name}
+        if c.state.status not in (RUNNING, PAUSED):
+            return {**_empty_stats(), **base}
+        return {**cgroups.sample(self.lifecycle.cgroups_path(c), c.state.pid), **base}
+
+    async def stats(self, c: Container, stream: bool, one_shot: bool) -> AsyncIterator[dict[str, Any]]:
+        previous = self._stats_sample(c)
+        if not stream and one_shot:
+            yield {**previous, "preread": "0001-01-01T00:00:00Z", "precpu_stats": _empty_stats()["precpu_stats"]}
+            return
+        if not stream:
+            await asyncio.sleep(0.5)
+            current = self._stats_sample(c)
+            yield {**current, "preread": previous["read"], "precpu_stats": previous["cpu_stats"]}
+            return
+        yield {**previous, "preread": "0001-01-01T00:00:00Z", "precpu_stats": _empty_stats()["precpu_stats"]}
+        while True:
+            await asyncio.sleep(STATS_INTERVAL)
+            if c.id not in self.registry.by_id:
+                return
+            current = self._stats_sample(c)
+            yield {**current, "preread": previous["read"], "precpu_stats": previous["cpu_stats"]}
+            previous = current
+
+
+def _empty_stats() -> dict[str, Any]:
+    cpu = {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+           "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
+    return {
+        "read": "0001-01-01T00:00:00Z", "preread": "0001-01-01T00:00:00Z", "pids_stats": {},
+        "blkio_stats": {"io_service_bytes_recursive": None, "io_serviced_recursive": None, "io_queue_recursive": None,
+                        "io_service_time_recursive": None, "io_wait_time_recursive": None, "io_merged_recursive": None,
+                        "io_time_recursive": None, "sectors_recursive": None},
+        "num_procs": 0, "storage_stats": {}, "cpu_stats": cpu, "precpu_stats": cpu, "memory_stats": {},
+    }
+
+
+def _name_match(pattern: str, name: str) -> bool:
+    try:
+        return re.search(pattern, name) is not None or re.search(pattern, "/" + name) is not None
+    except re.error:
+        return pattern in name
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+

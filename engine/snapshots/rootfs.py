@@ -1,0 +1,69 @@
+"""A container's root filesystem: its image's layers (read-only) under its own upper dir.
+
+`rootfs_mount` computes the overlay mount (pure); `Rootfs` creates the
+directories under `<base>/` (upper, work, merged), mounts, unmounts and removes
+them. An image without layers gets an empty lower directory, since overlayfs
+needs at least one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from engine.snapshots import mounts
+from engine.snapshots.layers import LayerStore
+from engine.snapshots.mounts import Mount
+
+
+def rootfs_mount(lowers: list[str], upper: str, work: str, target: str) -> Mount:
+    """`lowers` top-most first, as overlayfs wants them."""
+    options = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work},index=off"
+    return Mount("overlay", "overlay", target, options)
+
+
+class Rootfs:
+    def __init__(self, layers: LayerStore, base: str) -> None:
+        self.layers = layers
+        self.base = base
+        self.upper = os.path.join(base, "upper")
+        self.work = os.path.join(base, "work")
+        self.merged = os.path.join(base, "merged")
+        self.empty = os.path.join(base, "empty")
+
+    def prepare(self) -> None:
+        for d in (self.upper, self.work, self.merged):
+            os.makedirs(d, exist_ok=True)
+
+    def lowers(self, chain: list[str]) -> list[str]:
+        out = [self.layers.link_path(self.layers.get(c)) for c in reversed(chain)]
+        if not out:
+            os.makedirs(self.empty, exist_ok=True)
+            out = [self.empty]
+        return out
+
+    def mount(self, chain: list[str]) -> str:
+        if mounts.is_mounted(self.merged):
+            return self.merged
+        self.prepare()
+        mounts.mount(rootfs_mount(self.lowers(chain), self.upper, self.work, self.merged))
+        return self.merged
+
+    def unmount(self) -> None:
+        for point in mounts.mounts_under(self.merged):
+            mounts.unmount(point)
+
+    def remove(self) -> None:
+        self.unmount()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def size_rw(self) -> int:
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.upper):
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue
+                total += st.st_size
+        return total
