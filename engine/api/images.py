@@ -14,7 +14,7 @@ from engine.api.shapes import image_inspect, image_summary
 from engine.api.streams import error_line, json_line
 from engine.errors import EngineError, InvalidArgument
 from engine.images import archive, reference
-from engine.images.service import ImportOptions
+from engine.images.service import ImportOptions, matches_reference
 from engine.util.filters import Filters
 from engine.util.threadstream import produce, spool
 
@@ -28,7 +28,12 @@ def register(router: Router, s: Services) -> None:
             filters = Filters({**{k: filters.values(k) for k in ("dangling", "label", "before", "since") if filters.has(k)},
                                "reference": [req.arg("filter") or ""]})
         found = images.list(filters, all_images=query_bool(req, "all"))
-        return Reply.json([image_summary(img, images.store) for img in found])
+        out = [image_summary(img, images.store) for img in found]
+        patterns = filters.values("reference")
+        if patterns:  # Docker shows only the tags that matched
+            for item in out:
+                item["RepoTags"] = [t for t in item["RepoTags"] if any(matches_reference(p, [t]) for p in patterns)]
+        return Reply.json(out)
 
     async def inspect(req: Request) -> Reply:
         return Reply.json(image_inspect(images.get(req.params["name"]), images.store))

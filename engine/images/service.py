@@ -239,7 +239,7 @@ class ImageService:
                 continue
             if not filters.match_labels(img.labels):
                 continue
-            if patterns and not any(_matches_reference(p, self.store.repo_tags(img.id)) for p in patterns):
+            if patterns and not any(matches_reference(p, self.store.repo_tags(img.id)) for p in patterns):
                 continue
             out.append(img)
         out.sort(key=lambda i: (-i.created_ns, i.id))
@@ -303,7 +303,7 @@ def _all_in_one_repository(refs: list[reference.Reference]) -> bool:
     return len(names) == 1 and len(tagged) <= 1
 
 
-def _matches_reference(pattern: str, repo_tags: list[str]) -> bool:
+def matches_reference(pattern: str, repo_tags: list[str]) -> bool:
     for tag in repo_tags:
         name, _, _ = tag.rpartition(":")
         if fnmatch.fnmatchcase(tag, pattern) or fnmatch.fnmatchcase(name, pattern):

@@ -1,0 +1,42 @@
+# Berth: `make up` starts everything, `make test` runs the whole suite, `make down` stops it all.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEB_PACKAGES := runc conmon nftables iproute2 redis-server busybox-static tini procps
+TEST_DEB_PACKAGES := docker.io docker-compose
+
+.PHONY: up down test deps test-deps venv lint bench clean
+
+up: deps venv
+	@scripts/up.sh
+
+down:
+	@scripts/down.sh
+
+test: deps test-deps venv
+	$(PY) -m pytest tests
+
+deps:
+	@scripts/apt-install.sh $(DEB_PACKAGES)
+
+test-deps:
+	@scripts/apt-install.sh $(TEST_DEB_PACKAGES)
+
+venv: $(VENV)/.stamp
+
+$(VENV)/.stamp: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check engine console tests bench
+	$(VENV)/bin/mypy engine
+
+bench: deps test-deps venv
+	$(PY) -m bench
+
+clean: down
+	rm -rf $(VENV)
