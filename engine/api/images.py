@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
 
 from engine.api.http import Reply, Request, Streaming
 from engine.api.router import Router, query_bool
 from engine.api.services import Services
 from engine.api.shapes import image_inspect, image_summary
-from engine.api.streams import error_line, json_line
-from engine.errors import EngineError, InvalidArgument
+from engine.api.streams import json_line
+from engine.errors import InvalidArgument
 from engine.images import archive, reference
 from engine.images.service import ImportOptions, matches_reference
 from engine.util.filters import Filters
@@ -67,15 +66,8 @@ def register(router: Router, s: Services) -> None:
             if opts.repo:
                 reference.parse_repo_tag(opts.repo, opts.tag or None)  # 400 before reading the body
 
-            async def run() -> AsyncIterator[bytes]:
-                try:
-                    img = await images.import_layer(req.stream(), opts)
-                except EngineError as exc:
-                    yield error_line(exc.message)
-                    return
-                yield json_line({"status": img.id})
-
-            return Streaming(run())
+            img = await images.import_layer(req.stream(), opts)  # errors are 4xx before any output
+            return Reply(200, json_line({"status": img.id}))
         if req.arg("fromImage"):
             return await s.info.pull(req)
         raise InvalidArgument("either fromSrc or fromImage is required")
@@ -93,32 +85,28 @@ def register(router: Router, s: Services) -> None:
             s.events.publish("image", "save", item.image.id, {"name": item.image.id})
         return Streaming(produce(write), content_type="application/x-tar")
 
-    async def load(req: Request) -> Streaming:
+    async def load(req: Request) -> Reply:
+        """The archive is spooled and checked completely before anything is registered."""
         tmp = os.path.join(images.store.layers.tmp_dir, "load-" + secrets.token_hex(8) + ".tar")
-
-        async def run() -> AsyncIterator[bytes]:
-            try:
-                await spool(req.stream(), tmp)
-                loaded = await asyncio.to_thread(archive.load_archive, images.store, tmp)
-            except EngineError as exc:
-                yield error_line(exc.message)
-                return
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            for img, tags in loaded:
-                s.events.publish("image", "load", img.id, {"name": img.id})
-                if not tags:
-                    yield json_line({"stream": f"Loaded image ID: {img.id}\n"})
-                for tag in tags:
-                    ref = reference.parse(tag)
-                    old = images.store.refs.get(str(ref))
-                    if old and old != img.id:
-                        yield json_line({"stream": f"The image {ref.familiar()} already exists, renaming the old one with ID {old} to empty string\n"})
-                    images.tag(img, ref)
-                    yield json_line({"stream": f"Loaded image: {ref.familiar()}\n"})
-
-        return Streaming(run())
+        try:
+            await spool(req.stream(), tmp)
+            loaded = await asyncio.to_thread(archive.load_archive, images.store, tmp)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        lines = []
+        for img, tags in loaded:
+            s.events.publish("image", "load", img.id, {"name": img.id})
+            if not tags:
+                lines.append(json_line({"stream": f"Loaded image ID: {img.id}\n"}))
+            for tag in tags:
+                ref = reference.parse(tag)
+                old = images.store.refs.get(str(ref))
+                if old and old != img.id:
+                    lines.append(json_line({"stream": f"The image {ref.familiar()} already exists, renaming the old one with ID {old} to empty string\n"}))
+                images.tag(img, ref)
+                lines.append(json_line({"stream": f"Loaded image: {ref.familiar()}\n"}))
+        return Reply(200, b"".join(lines))
 
     router.add("GET", "/images/json", list_images)
     router.add("POST", "/images/create", create)

@@ -68,11 +68,11 @@ def resolve(spec: str, passwd: str, group: str, extra_groups: list[str] | None =
                 gid = int(group_part)
             else:
                 raise InvalidArgument(f"unable to find group {group_part}: no matching entries in group file")
-    extra: list[int] = []
+    extra: list[int] = [gid]  # as Docker: the primary group is always in the supplementary list
     if name and not group_part:
         for row in groups:
             members = [m for m in row[3].split(",") if m]
-            if name in members and row[2].isdigit() and int(row[2]) != gid:
+            if name in members and row[2].isdigit():
                 extra.append(int(row[2]))
     for g in extra_groups or []:
         for row in groups:

@@ -29,7 +29,9 @@ from typing import Any
 from engine.errors import InvalidArgument, NotFound
 from engine.images import reference
 from engine.images.store import Image, ImageStore
+from engine.images.config import image_id
 from engine.snapshots import tarsafe
+from engine.snapshots.layers import chain_id
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,14 @@ def plan_save(store: ImageStore, names: list[str]) -> list[SaveItem]:
 
 
 def load_archive(store: ImageStore, archive_path: str) -> list[tuple[Image, list[str]]]:
-    """Register every image of an archive on disk; returns (image, tags) pairs (blocking)."""
+    """Register every image of an archive on disk; returns (image, tags) pairs (blocking).
+
+    All or nothing: if any part of the archive is bad, the layers and images this
+    call added are removed again before the error is raised.
+    """
     work = os.path.join(store.layers.tmp_dir, "load-" + secrets.token_hex(8))
+    new_layers: list[str] = []
+    new_images: list[str] = []
     try:
         with open(archive_path, "rb") as f:
             tarsafe.extract(f, work, whiteouts="keep")
@@ -156,20 +164,38 @@ def load_archive(store: ImageStore, archive_path: str) -> list[tuple[Image, list
                 config = json.loads(raw)
             except ValueError:
                 raise InvalidArgument(f"invalid image config {config_path} in archive") from None
+            if not isinstance(config, dict):
+                raise InvalidArgument(f"invalid image config {config_path} in archive")
             diff_ids = ((config.get("rootfs") or {}).get("diff_ids")) or []
             if len(diff_ids) != len(layer_paths):
                 raise InvalidArgument(
                     f"invalid archive: {config_path} names {len(diff_ids)} layers but the manifest lists {len(layer_paths)}"
                 )
+            for tag in repo_tags:
+                reference.parse(tag)
             parent: str | None = None
             for diff_id, layer_path in zip(diff_ids, layer_paths):
                 full = _inside(work, layer_path)
-                with open(full, "rb") as lf:
-                    layer = store.layers.add_from_stream(parent, lf, expected_diff_id=diff_id)
-                parent = layer.chain_id
+                chain = chain_id(parent, diff_id)
+                if not store.layers.exists(chain):
+                    with open(full, "rb") as lf:
+                        store.layers.add_from_stream(parent, lf, expected_diff_id=diff_id)
+                    new_layers.append(chain)
+                parent = chain
+            existed = image_id(raw) in store.images
             img = store.add(raw)
+            if not existed:
+                new_images.append(img.id)
             loaded.append((img, repo_tags))
         return loaded
+    except BaseException:
+        for iid in new_images:
+            store.delete(iid, None)
+        referenced = {c for img in store.images.values() for c in img.chain}
+        for chain in reversed(new_layers):
+            if chain not in referenced:
+                store.layers.remove(chain)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

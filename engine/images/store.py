@@ -208,8 +208,11 @@ class ImageStore:
         return [img for img in self.images.values() if img.parent == iid]
 
     # -- removal -----------------------------------------------------------------
-    def delete(self, iid: str, layers_in_use: Callable[[], Iterable[str]]) -> list[str]:
-        """Forget an image; returns the chain IDs of layers removed with it."""
+    def delete(self, iid: str, layers_in_use: Callable[[], Iterable[str]] | None) -> list[str]:
+        """Forget an image; returns the chain IDs of layers removed with it.
+
+        With `layers_in_use` None no layer is collected (the caller cleans up itself).
+        """
         img = self.images.pop(iid, None)
         if img is None:
             return []
@@ -224,6 +227,8 @@ class ImageStore:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        if layers_in_use is None:
+            return []
         return self.collect_layers(layers_in_use)
 
     def collect_layers(self, layers_in_use: Callable[[], Iterable[str]]) -> list[str]:

@@ -16,7 +16,7 @@ def test_default_is_root() -> None:
 
 def test_name_gives_uid_gid_and_groups() -> None:
     u = resolve("app", PASSWD, GROUP)
-    assert (u.uid, u.gid, u.additional_gids) == (1000, 1000, (50,))
+    assert (u.uid, u.gid, u.additional_gids) == (1000, 1000, (1000, 50))
 
 
 def test_numeric_ids_need_not_exist() -> None:
