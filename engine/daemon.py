@@ -9,12 +9,14 @@ closes the listeners and leaves containers running, as Docker's live-restore.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import grp
 import logging
 import os
 import platform
 import secrets
 import signal
+import socket
 import ssl
 import subprocess
 import threading
@@ -27,7 +29,7 @@ from engine.api import system as system_api
 from engine.api.http import HttpServer, Reply, Request
 from engine.api.router import API_VERSION, MIN_API_VERSION, Router, common_headers, version_string
 from engine.api.services import Services
-from engine.config import EngineConfig
+from engine.config import ConfigError, EngineConfig
 from engine.containers import cgroups
 from engine.containers.execs import ExecService
 from engine.containers.lifecycle import Lifecycle, LifecycleSettings
@@ -41,6 +43,7 @@ from engine.images.config import host_architecture
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
 from engine.snapshots.layers import LayerStore
+from engine.util.fs import atomic_write_bytes
 from engine.util.timefmt import rfc3339_now
 
 log = logging.getLogger("engine")
@@ -78,6 +81,7 @@ class Daemon:
         self.cfg = cfg
         for d in (cfg.root, cfg.exec_root):
             os.makedirs(d, mode=0o711, exist_ok=True)
+        self._lock_root()
         self.engine_id = self._engine_id()
         self.events = EventBus()
         self.layers = LayerStore(os.path.join(cfg.root, "image"))
@@ -102,16 +106,27 @@ class Daemon:
         self._stopping = asyncio.Event()
 
     def _engine_id(self) -> str:
+        """A stable ID in Docker's shape (12 groups of 4), written once, atomically."""
         path = os.path.join(self.cfg.root, "engine-id")
         try:
             with open(path, encoding="ascii") as f:
-                return f.read().strip()
+                value = f.read().strip()
+            if value:
+                return value
         except FileNotFoundError:
-            value = secrets.token_hex(16).upper()
-            value = ":".join(value[i:i + 4] for i in range(0, 48 if len(value) >= 48 else len(value), 4))
-            with open(path, "w", encoding="ascii") as f:
-                f.write(value)
-            return value
+            pass
+        raw = secrets.token_hex(24).upper()
+        value = ":".join(raw[i:i + 4] for i in range(0, 48, 4))
+        atomic_write_bytes(path, value.encode(), 0o644)
+        return value
+
+    def _lock_root(self) -> None:
+        """One engine per state directory: a second one with the same --root refuses to start."""
+        self._lock_fd = os.open(os.path.join(self.cfg.root, "engine.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another engine is already using {self.cfg.root}") from None
 
     # -- start and stop ------------------------------------------------------------------
     async def recover(self) -> None:
@@ -130,6 +145,8 @@ class Daemon:
             if listener.scheme == "unix":
                 os.makedirs(os.path.dirname(listener.address), exist_ok=True)
                 if os.path.exists(listener.address):
+                    if _socket_answers(listener.address):
+                        raise ConfigError(f"another engine is listening on {listener.address}")
                     os.unlink(listener.address)
                 await self.server.listen_unix(listener.address, 0o660)
                 if self.cfg.socket_group:
@@ -278,6 +295,16 @@ class Daemon:
         )
 
 
+def _socket_answers(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(1)
+            s.connect(path)
+            return True
+    except OSError:
+        return False
+
+
 def _read_flag(path: str) -> bool:
     try:
         with open(path, encoding="ascii") as f:
@@ -297,4 +324,8 @@ def run(cfg: EngineConfig) -> None:
         daemon = Daemon(cfg)
         await daemon.serve()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None

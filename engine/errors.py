@@ -25,9 +25,9 @@ class InvalidArgument(EngineError):
 
 
 class Forbidden(EngineError):
-    """The operation is not allowed in this state, e.g. rm of a running container (409 in Docker)."""
+    """Never allowed here: removing a pre-defined network, overlapping address pools (403)."""
 
-    status = 409
+    status = 403
 
 
 class NotFound(EngineError):

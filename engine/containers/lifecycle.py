@@ -191,10 +191,11 @@ class Lifecycle:
             asyncio.get_running_loop().call_soon(self._schedule_exit, c.id)
             return
         self._pidfds[c.id] = fd
-        try:
-            self._init_pidfds[c.id] = os.pidfd_open(c.state.pid)
-        except (ProcessLookupError, OSError):
-            pass
+        if process_alive(c.state.pid, c.state.pid_start):
+            try:
+                self._init_pidfds[c.id] = os.pidfd_open(c.state.pid)
+            except OSError:
+                pass
         asyncio.get_running_loop().add_reader(fd, self._schedule_exit, c.id)
 
     def _unwatch(self, cid: str) -> None:

@@ -195,6 +195,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--tag", default="")
     p.add_argument("--suite", default="bookworm")
     ns = p.parse_args(argv)
+    if not ns.host.startswith(("unix://", "/")):
+        print("bootstrap talks to a local engine: --host must be unix:///path/to/engine.sock", file=sys.stderr)
+        return 2
     socket_path = ns.host.removeprefix("unix://")
     try:
         if ns.image == "busybox":

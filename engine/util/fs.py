@@ -12,7 +12,7 @@ def atomic_write_bytes(path: str, data: bytes, mode: int = 0o600) -> None:
     tmp = f"{path}.tmp-{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, data) if len(data) < (1 << 20) else _write_all(fd, data)
+        _write_all(fd, data)
     finally:
         os.close(fd)
     os.rename(tmp, path)

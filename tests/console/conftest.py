@@ -21,7 +21,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "console.settings"
 os.environ["BERTH_VAR_DIR"] = tempfile.mkdtemp(prefix="berth-console-tests-")
 atexit.register(shutil.rmtree, os.environ["BERTH_VAR_DIR"], ignore_errors=True)
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

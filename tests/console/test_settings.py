@@ -11,7 +11,12 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from console.lib.env import env_bool, env_list
-from console.lib.urls import celery_broker_url, check_engine_url, check_redis_url, parse_database_url
+from console.lib.urls import (
+    celery_broker_url,
+    check_engine_url,
+    check_redis_url,
+    parse_database_url,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,6 +74,6 @@ def test_it_spells_redis_sockets_for_celery() -> None:
 
 def test_a_bad_value_stops_start_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = dict(os.environ, BERTH_VAR_DIR=str(tmp_path), BERTH_ENGINE_HOST="http://nowhere")
-    proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode != 0
     assert "BERTH_ENGINE_HOST='http://nowhere'" in proc.stderr

@@ -84,7 +84,7 @@ def test_dashboard_shows_an_unreachable_engine(admin_client, tmp_path) -> None: 
     body = response.content.decode()
     assert "Unreachable" in body
     assert 'role="alert"' in body
-    assert f"cannot reach the engine at unix://{missing}: No such file or directory" in body
+    assert f"Cannot reach the engine at unix://{missing}: No such file or directory." in body
     assert "Traceback" not in body
 
 

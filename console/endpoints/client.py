@@ -1,0 +1,74 @@
+"""The one way the console talks to an engine: a Docker SDK client for an endpoint, and one error type.
+
+Every engine — the local Berth engine, a Berth engine on another host, a Docker
+engine — speaks the Docker Engine API, so one client serves them all. Use
+`connect()` as a context manager; whatever goes wrong inside it (no socket,
+refused connection, timeout, an error status from the engine) comes out as
+`EngineError`, whose message names the engine and can be shown to a user as it
+is. The client is closed when the block ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import docker
+import docker.errors
+import requests
+
+DEFAULT_TIMEOUT = 10.0  # seconds for one API call
+
+
+class EngineError(Exception):
+    """An engine could not be reached or refused a request.
+
+    `message` is fit for a user; `status` is the engine's HTTP status, or None
+    when no answer came at all.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@contextmanager
+def connect(url: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[docker.DockerClient]:
+    """A Docker SDK client for the engine at `url` (an Endpoint's url), with errors translated to EngineError.
+
+    The client negotiates the API version with the engine as it is made, so an
+    engine that does not answer fails here, as EngineError too.
+    """
+    client = None
+    try:
+        client = docker.DockerClient(base_url=url, version="auto", timeout=timeout)
+        yield client
+    except docker.errors.APIError as exc:
+        raise EngineError(f"the engine at {url} refused: {exc.explanation or exc}", exc.status_code) from exc
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        raise EngineError(f"cannot reach the engine at {url}: {_reason(exc, timeout)}") from exc
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    """The root cause of a failed connection in a few words ("Connection refused").
+
+    requests and urllib3 wrap the OSError that says what happened several
+    layers deep, in causes and in exception arguments; dig it out.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (requests.Timeout, TimeoutError)):
+            return f"no answer within {timeout:g} s"
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror
+        todo.extend(x for x in (e.__cause__, e.__context__, *e.args) if isinstance(x, BaseException))
+    return str(exc)

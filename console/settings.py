@@ -1,0 +1,140 @@
+"""Console settings, read from environment variables and checked at start-up.
+
+Every variable has a default that suits `make up` on one host; a value that
+cannot be parsed stops the process with a message naming the variable (see
+console/lib/env.py). Runtime files — the SQLite database, the generated secret
+key, the first admin password, collected static files, Redis's socket — live in
+BERTH_VAR_DIR (default: var/ in the repository, git-ignored).
+
+Variables: SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DATABASE_URL,
+REDIS_URL, BERTH_ENGINE_HOST, BERTH_VAR_DIR, LOG_LEVEL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from console.lib.env import (
+    env_bool,
+    env_list,
+    env_parsed,
+    parse_absolute_path,
+    parse_log_level,
+    parse_secret_key,
+)
+from console.lib.files import read_or_create_secret
+from console.lib.urls import (
+    celery_broker_url,
+    check_engine_url,
+    check_redis_url,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = env_parsed("BERTH_VAR_DIR", str(BASE_DIR / "var"), parse_absolute_path)
+
+# Unset: generated once into var/secret-key (0600) and reused, so sessions survive restarts.
+SECRET_KEY = env_parsed("SECRET_KEY", "", parse_secret_key) or read_or_create_secret(
+    VAR_DIR / "secret-key", lambda: secrets.token_urlsafe(50)
+)
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+DATABASES = {
+    "default": env_parsed("DATABASE_URL", f"sqlite:///{VAR_DIR}/console.sqlite3", lambda v: parse_database_url(v, BASE_DIR)),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis is the Celery broker and the Channels layer. `make up` runs one on a
+# unix socket in var/ and nothing listens on TCP.
+REDIS_URL = env_parsed("REDIS_URL", f"unix://{VAR_DIR}/redis.sock", check_redis_url)
+
+# The local Berth engine, registered as the endpoint "local" after every migrate.
+BERTH_ENGINE_HOST = env_parsed("BERTH_ENGINE_HOST", "unix:///run/berth/engine.sock", check_engine_url)
+
+# `manage.py ensure_admin` writes the first admin's password here (mode 0600).
+ADMIN_PASSWORD_FILE = VAR_DIR / "admin-password"
+
+INSTALLED_APPS = [
+    "daphne",  # first, so `manage.py runserver` serves ASGI (websockets too)
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "console.accounts",
+    "console.endpoints",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "console.urls"
+ASGI_APPLICATION = "console.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    },
+}
+
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Errors (500s included) reach stderr, which `make up` sends to var/log/console.log.
+    "root": {"handlers": ["stderr"], "level": env_parsed("LOG_LEVEL", "INFO", parse_log_level)},
+}
