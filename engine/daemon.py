@@ -25,6 +25,7 @@ from typing import Any
 from engine import __version__
 from engine.api import containers as containers_api
 from engine.api import images as images_api
+from engine.api import networks as networks_api
 from engine.api import system as system_api
 from engine.api.http import HttpServer, Reply, Request
 from engine.api.router import API_VERSION, MIN_API_VERSION, Router, common_headers, version_string
@@ -42,6 +43,8 @@ from engine.events import EventBus
 from engine.images.config import host_architecture
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
+from engine.network.sandboxes import Sandboxes
+from engine.network.service import NetworkService, NetworkSettings
 from engine.snapshots.layers import LayerStore
 from engine.util.fs import atomic_write_bytes
 from engine.util.timefmt import rfc3339_now
@@ -91,16 +94,20 @@ class Daemon:
         self.host = cgroups.detect_support()
         self.runtime = Runtime(RuntimeConfig(cfg.runc, cfg.conmon, cfg.runc_root))
         self.registry = Registry(ContainerStore(cfg.root))
+        self.networks = NetworkService(network_settings(cfg), self.events)
+        self.sandboxes = Sandboxes(self.networks)
         self.lifecycle = Lifecycle(self.registry, self.runtime, self.layers, self.events,
-                                   LifecycleSettings(cfg.cgroup_parent, self.host, cfg.init_binary or None))
+                                   LifecycleSettings(cfg.cgroup_parent, self.host, cfg.init_binary or None),
+                                   self.sandboxes)
         self.containers = ContainerService(self.registry, self.lifecycle, self.images)
         self.images.users = self.containers
         self.execs = ExecService(self.lifecycle)
         self.router = Router()
-        services = Services(self.events, self.images, self.containers, self.execs, self)
+        services = Services(self.events, self.images, self.containers, self.execs, self.networks, self)
         system_api.register(self.router, services)
         images_api.register(self.router, services)
         containers_api.register(self.router, services)
+        networks_api.register(self.router, services)
         self.server = HttpServer(self.router.dispatch, common_headers(f"Berth/{__version__} (linux)"))
         self._versions: dict[str, str] = {}
         self._stopping = asyncio.Event()
@@ -130,6 +137,7 @@ class Daemon:
 
     # -- start and stop ------------------------------------------------------------------
     async def recover(self) -> None:
+        await self.networks.start()
         for c in self.registry.store.load_all():
             self.registry.add(c)
         for c in self.registry.all():
@@ -137,6 +145,10 @@ class Daemon:
                 await self.lifecycle.recover(c)
             except Exception:  # noqa: BLE001 - one bad container must not keep the engine down
                 log.exception("recovering container %s", c.short_id)
+        running = {c.id for c in self.registry.all() if c.state.status in (RUNNING, PAUSED)}
+        self.sandboxes.forget_stale_endpoints(running)
+        await self.networks.apply_rules()
+        self._docker_watch = asyncio.get_running_loop().create_task(self.networks.watch_docker())
 
     async def serve(self) -> None:
         await self.recover()
@@ -181,7 +193,9 @@ class Daemon:
     async def shutdown(self) -> None:
         log.info("shutting down; containers keep running")
         await self.server.close()
+        self._docker_watch.cancel()
         self.lifecycle.close()
+        self.sandboxes.dns.close()
         for listener in self.cfg.hosts:
             if listener.scheme == "unix" and os.path.exists(listener.address):
                 os.unlink(listener.address)
@@ -295,6 +309,18 @@ class Daemon:
         )
 
 
+def network_settings(cfg: EngineConfig) -> NetworkSettings:
+    return NetworkSettings(root=cfg.root, prefix=cfg.bridge_prefix, pool=cfg.address_pool, table=cfg.nft_table,
+                           netns_dir=os.path.join(cfg.exec_root, "netns"))
+
+
+async def teardown(cfg: EngineConfig) -> None:
+    """Remove the bridges, namespaces and nftables rules of a stopped engine instance."""
+    nets = NetworkService(network_settings(cfg), EventBus())
+    nets._load()
+    await nets.teardown()
+
+
 def _socket_answers(path: str) -> bool:
     try:
         with socket.socket(socket.AF_UNIX) as s:
@@ -318,6 +344,8 @@ def run(cfg: EngineConfig) -> None:
         level=getattr(logging, cfg.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)
+    logging.getLogger("asyncio").setLevel(logging.INFO)
     os.umask(0o022)
 
     async def main() -> None:

@@ -9,6 +9,7 @@ from engine.containers.execs import ExecService
 from engine.containers.service import ContainerService
 from engine.events import EventBus
 from engine.images.service import ImageService
+from engine.network.service import NetworkService
 
 
 @dataclass
@@ -17,4 +18,5 @@ class Services:
     images: ImageService
     containers: ContainerService
     execs: ExecService
+    networks: NetworkService
     info: Any  # engine.daemon.Daemon: version and info figures

@@ -25,9 +25,12 @@ from engine.containers.model import CREATED, DEAD, EXITED, PAUSED, REMOVING, RES
 from engine.containers.registry import Registry
 from engine.containers.resources import HostSupport
 from engine.containers.runtime import CreateRequest, Runtime, connect_attach, proc_start_time, process_alive, signal_number
+from engine.containers.etcwriter import write_etc_files
 from engine.containers.sandbox import build_container_spec
 from engine.errors import Conflict, EngineError, NotModified, SystemFault
 from engine.events import EventBus
+from engine.network.ports import HeldPort
+from engine.network.sandboxes import Sandboxes
 from engine.snapshots.layers import LayerStore
 from engine.snapshots.rootfs import Rootfs
 from engine.util.fs import atomic_write_json
@@ -47,8 +50,9 @@ class LifecycleSettings:
 
 class Lifecycle:
     def __init__(self, registry: Registry, runtime: Runtime, layers: LayerStore, events: EventBus,
-                 settings: LifecycleSettings) -> None:
+                 settings: LifecycleSettings, sandboxes: Sandboxes) -> None:
         self.registry = registry
+        self.sandboxes = sandboxes
         self.runtime = runtime
         self.layers = layers
         self.events = events
@@ -111,24 +115,34 @@ class Lifecycle:
     async def _start_locked(self, c: Container) -> None:
         paths = self.registry.store.paths(c.id)
         rootfs = self.rootfs(c)
+        held: list[HeldPort] = []
         try:
             merged = rootfs.mount(c.layer_chain)
             os.makedirs(paths.bundle, exist_ok=True)
+            ns_paths = self.namespace_paths(c)
+            sandbox = await self.sandboxes.attach(c)
+            if sandbox is not None:
+                ns_paths["network"] = sandbox.path
+                held = sandbox.held
+            write_etc_files(paths, c, sandbox.addresses if sandbox else [], bool(sandbox and sandbox.embedded_dns))
             spec = build_container_spec(c, merged, paths, self.cgroups_path(c), self.settings.host,
-                                        self.settings.init_path, self.namespace_paths(c))
+                                        self.settings.init_path, ns_paths)
             atomic_write_json(os.path.join(paths.bundle, "config.json"), spec)
             created = await self.runtime.create(CreateRequest(
                 cid=c.id, name=c.name, bundle=paths.bundle, persist_dir=paths.dir, log_path=paths.log,
                 terminal=bool(c.config.get("Tty")), stdin=bool(c.config.get("OpenStdin")),
-                stdin_once=bool(c.config.get("StdinOnce")),
+                stdin_once=bool(c.config.get("StdinOnce")), extra_fds=tuple(h.sock.fileno() for h in held),
             ))
         except EngineError as exc:
-            self._start_failed(c, rootfs, exc)
+            await self._start_failed(c, rootfs, exc)
             raise
         except OSError as exc:
             fault = SystemFault(f"cannot start container: {exc}")
-            self._start_failed(c, rootfs, fault)
+            await self._start_failed(c, rootfs, fault)
             raise fault from exc
+        finally:
+            for h in held:
+                h.sock.close()  # conmon holds the ports from here on
         c.state.pid = created.pid
         c.state.pid_start = proc_start_time(created.pid)
         c.state.conmon_pid = created.conmon_pid
@@ -153,7 +167,11 @@ class Lifecycle:
         self.registry.save(c)
         self.event(c, "start")
 
-    def _start_failed(self, c: Container, rootfs: Rootfs, exc: EngineError) -> None:
+    async def _start_failed(self, c: Container, rootfs: Rootfs, exc: EngineError) -> None:
+        try:
+            await self.sandboxes.detach(c)
+        except Exception:  # noqa: BLE001 - the start error is the one to report
+            log.exception("network cleanup after failed start")
         try:
             rootfs.unmount()
         except EngineError:
@@ -235,6 +253,10 @@ class Lifecycle:
             code = 137
         oom = os.path.exists(paths.oom) or (c.host_config.get("Memory") and cgroups.oom_kill_count(self.cgroups_path(c)) > 0)
         await self.runtime.delete(c.id)
+        try:
+            await self.sandboxes.detach(c)
+        except Exception:  # noqa: BLE001 - the exit must be recorded whatever the network says
+            log.exception("network cleanup of %s failed", c.short_id)
         try:
             self.rootfs(c).unmount()
         except EngineError:
@@ -339,6 +361,7 @@ class Lifecycle:
             if process_alive(c.state.conmon_pid, c.state.conmon_start):
                 self.exit_future(c)
                 self._watch(c)
+                await self.sandboxes.restore(c)
                 if c.state.status == PAUSED:
                     state = await self.runtime.state(c.id)
                     if state and state.get("status") == "running":
@@ -351,6 +374,9 @@ class Lifecycle:
                 await hook(c)
             return
         if c.state.status in (CREATED, EXITED, DEAD):
+            if c.sandbox_key:
+                await self.sandboxes.detach(c)
+                self.registry.save(c)
             try:
                 self.rootfs(c).unmount()
             except EngineError:

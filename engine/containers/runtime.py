@@ -56,6 +56,7 @@ class CreateRequest:
     terminal: bool
     stdin: bool
     stdin_once: bool
+    extra_fds: tuple[int, ...] = ()  # kept open by conmon until the container ends (held host ports)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class Runtime:
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *args, pass_fds=(sync_w,), env=_conmon_env(_OCI_SYNCPIPE=sync_w), cwd=req.bundle,
+                *args, pass_fds=(sync_w, *req.extra_fds), env=_conmon_env(_OCI_SYNCPIPE=sync_w), cwd=req.bundle,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )
             os.close(sync_w)

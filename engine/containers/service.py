@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.api import schema
-from engine.containers import cgroups, etcfiles, names
+from engine.containers import cgroups, names
+from engine.containers.etcwriter import write_etc_files
+from engine.network.ports import requests_from
 from engine.containers.create import command_of, merge_config, normalize_host_config
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import (
@@ -82,12 +84,15 @@ class ContainerService:
         elif not config["Hostname"]:
             config["Hostname"] = cid[:12]
         path, args = command_of(config)
-        self.registry.reserve_name(name, cid)
+        networks = self.lifecycle.sandboxes.initial_networks(host_config, body.get("NetworkingConfig") or {})
+        requests_from(host_config.get("PortBindings"), config.get("ExposedPorts"), host_config["PublishAllPorts"])
+        if host_config["NetworkMode"] == "host" and (host_config.get("PortBindings") or host_config["PublishAllPorts"]):
+            warnings.append("Published ports are discarded when using host network mode")
         c = Container(
             id=cid, name=name, created_ns=now_ns(), image_id=img.id, config=config, host_config=host_config,
-            path=path, args=args, layer_chain=list(img.chain), warnings=warnings,
+            path=path, args=args, layer_chain=list(img.chain), warnings=warnings, networks=networks,
         )
-        c.networks = self._initial_networks(c, body.get("NetworkingConfig") or {})
+        self.registry.reserve_name(name, cid)
         try:
             self.write_etc_files(c)
             self.lifecycle.rootfs(c).prepare()
@@ -101,38 +106,8 @@ class ContainerService:
         self.lifecycle.event(c, "create")
         return c
 
-    def _initial_networks(self, c: Container, networking: dict[str, Any]) -> dict[str, Any]:
-        mode = c.host_config.get("NetworkMode") or "default"
-        if mode.startswith("container:"):
-            return {}
-        name = "bridge" if mode == "default" else mode
-        endpoint = (networking.get("EndpointsConfig") or {}).get(name) or {}
-        return {name: {
-            "IPAMConfig": endpoint.get("IPAMConfig"), "Links": None, "Aliases": endpoint.get("Aliases"),
-            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "",
-            "DriverOpts": endpoint.get("DriverOpts"),
-        }}
-
-    def write_etc_files(self, c: Container, addresses: list[str] | None = None, embedded_dns: str | None = None) -> None:
-        paths = self.registry.store.paths(c.id)
-        os.makedirs(paths.dir, exist_ok=True)
-        hc = c.host_config
-        extra = [etcfiles.parse_extra_host(e) for e in hc.get("ExtraHosts") or []]
-        if (hc.get("NetworkMode") or "") == "host":
-            hosts = _read_text("/etc/hosts") + "".join(f"{ip}\t{n}\n" for n, ip in extra)
-            resolv = _read_text("/etc/resolv.conf")
-            if hc.get("Dns") or hc.get("DnsSearch") or hc.get("DnsOptions"):
-                resolv = etcfiles.resolv_conf(resolv, hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or [])
-        else:
-            hosts = etcfiles.hosts_file(c.config["Hostname"], c.config.get("Domainname") or "", addresses or [], extra)
-            resolv = etcfiles.resolv_conf(_read_text("/etc/resolv.conf"), hc.get("Dns") or [],
-                                          hc.get("DnsSearch") or [], hc.get("DnsOptions") or [], embedded_dns)
-        for path, text in ((paths.hostname, etcfiles.hostname_file(c.config["Hostname"])), (paths.hosts, hosts),
-                           (paths.resolv_conf, resolv)):
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(path, 0o644)
+    def write_etc_files(self, c: Container) -> None:
+        write_etc_files(self.registry.store.paths(c.id), c)
 
     async def start(self, c: Container) -> None:
         """Start; a --rm container that cannot start is removed, as Docker does."""
@@ -167,6 +142,7 @@ class ContainerService:
     async def _remove_locked(self, c: Container, volumes: bool) -> None:
         try:
             await self.lifecycle.runtime.delete(c.id, force=True)
+            await self.lifecycle.sandboxes.detach(c)
             self.lifecycle.rootfs(c).remove()
             for hook in self.removal_hooks:
                 await hook(c, volumes)
@@ -364,10 +340,4 @@ def _name_match(pattern: str, name: str) -> bool:
         return pattern in name
 
 
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 

@@ -35,10 +35,16 @@ class Result:
         return self.stdout.strip()
 
 
+def _random_pool() -> str:
+    """A /16 of its own for each engine, so engines running side by side never share addresses."""
+    return f"10.{secrets.randbelow(200) + 20}.0.0/16"
+
+
 @dataclass
 class EngineProcess:
     tag: str = field(default_factory=lambda: "t" + secrets.token_hex(3))
     proc: subprocess.Popen[bytes] | None = None
+    pool: str = field(default_factory=_random_pool)
 
     def __post_init__(self) -> None:
         self.base = Path(f"/tmp/berth-{self.tag}")
@@ -60,14 +66,23 @@ class EngineProcess:
         env["DOCKER_CONFIG"] = str(self.base / "docker-config")
         return env
 
+    @property
+    def nft_table(self) -> str:
+        return f"berth_{self.tag}"
+
+    @property
+    def prefix(self) -> str:
+        return self.tag[:8]
+
+    def flags(self) -> list[str]:
+        return ["--root", str(self.root), "--exec-root", str(self.exec_root), "-H", self.host,
+                "--cgroup-parent", self.cgroup_parent, "--bridge-prefix", self.prefix, "--nft-table", self.nft_table,
+                "--pool", self.pool]
+
     def start(self, extra: list[str] | None = None) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         (self.base / "docker-config").mkdir(exist_ok=True)
-        argv = [
-            sys.executable, "-m", "engine", "--root", str(self.root), "--exec-root", str(self.exec_root),
-            "-H", self.host, "--cgroup-parent", self.cgroup_parent, "--bridge-prefix", self.tag[:8],
-            "--nft-table", f"berth_{self.tag}", "--log-level", "debug", *(extra or []),
-        ]
+        argv = [sys.executable, "-m", "engine", *self.flags(), "--log-level", "debug", *(extra or [])]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self.wait_ready()
@@ -136,6 +151,8 @@ class EngineProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.remove_all_containers()
         self.stop()
+        subprocess.run([sys.executable, "-m", "engine", "teardown", *self.flags()], cwd=REPO, check=False,
+                       capture_output=True, timeout=60)
         leaks = leftovers(self)
         for point in _mounts_under(str(self.base)) + _mounts_under(str(self.exec_root)):
             subprocess.run(["umount", "-l", point], check=False)
@@ -206,4 +223,15 @@ def leftovers(e: EngineProcess) -> list[str]:
             leaks.append(f"cgroups {d}/{subs}")
     for pid in _conmons_for(str(e.base)):
         leaks.append(f"conmon pid {pid}")
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    for line in links.splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        if name.startswith(e.prefix):
+            leaks.append(f"link {name}")
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    if f"table ip {e.nft_table}" in tables:
+        leaks.append(f"nftables table {e.nft_table}")
+    netns_dir = e.exec_root / "netns"
+    if netns_dir.exists() and any(netns_dir.iterdir()):
+        leaks.append(f"netns {list(netns_dir.iterdir())}")
     return leaks

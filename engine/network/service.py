@@ -1,0 +1,334 @@
+"""Networks: create, list, inspect, remove, prune; the engine's nftables table.
+
+Records live in `<root>/network/<id>.json` (atomic writes). The Linux objects
+(bridges, the nftables table, accept rules in Docker's DOCKER-USER chain) carry
+the engine's prefix and are re-created at start (`start`), so setup can be
+replayed; `teardown` removes everything this instance made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from engine.events import EventBus
+from engine.network import ipam, netlink, nftables, ruleset
+from engine.network.model import BUILTIN, Network
+from engine.util.filters import Filters
+from engine.util.fs import atomic_write_json, read_json
+from engine.util.timefmt import now_ns
+
+log = logging.getLogger(__name__)
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+DRIVERS = ("bridge", "macvlan")
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    root: str
+    prefix: str
+    pool: str
+    table: str
+    netns_dir: str
+    block_prefix: int = 24
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    name: str
+    driver: str = "bridge"
+    subnet: str = ""
+    gateway: str = ""
+    ip_range: str = ""
+    internal: bool = False
+    attachable: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    check_duplicate: bool = True
+
+
+class NetworkService:
+    def __init__(self, settings: NetworkSettings, events: EventBus) -> None:
+        self.settings = settings
+        self.events = events
+        self.dir = os.path.join(settings.root, "network")
+        os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(settings.netns_dir, exist_ok=True)
+        self.networks: dict[str, Network] = {}
+        self.pool = ipaddress.ip_network(settings.pool)
+        self._rules_lock = asyncio.Lock()
+        self._docker_user_bridges: tuple[str, ...] | None = None
+        self.published: dict[str, list[ruleset.Published]] = {}  # container id → its DNAT rules
+
+    # -- records -----------------------------------------------------------------------------
+    def _path(self, net: Network) -> str:
+        return os.path.join(self.dir, net.id + ".json")
+
+    def save(self, net: Network) -> None:
+        atomic_write_json(self._path(net), net.to_record())
+
+    def _load(self) -> None:
+        for name in os.listdir(self.dir):
+            if not name.endswith(".json"):
+                continue
+            data = read_json(os.path.join(self.dir, name))
+            if data:
+                net = Network.from_record(data)
+                self.networks[net.id] = net
+
+    def default_bridge(self) -> Network:
+        for net in self.networks.values():
+            if net.default:
+                return net
+        raise NotFound("network bridge not found")
+
+    def bridge_name(self, net_id: str, default: bool = False) -> str:
+        p = self.settings.prefix
+        return f"{p}0" if default else f"{p}b{net_id[:14 - len(p)]}"
+
+    # -- start and stop ---------------------------------------------------------------------
+    async def start(self) -> None:
+        self._load()
+        names = {n.name for n in self.networks.values()}
+        if "bridge" not in names:
+            subnet = ipam.carve(self.pool, self.settings.block_prefix, self._used_subnets())
+            nid = secrets.token_hex(32)
+            net = Network(nid, "bridge", "bridge", now_ns(), str(subnet), str(subnet.network_address + 1),
+                          bridge=self.bridge_name(nid, default=True), default=True,
+                          options={"com.docker.network.bridge.default_bridge": "true",
+                                   "com.docker.network.bridge.enable_icc": "true",
+                                   "com.docker.network.bridge.enable_ip_masquerade": "true",
+                                   "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                                   BRIDGE_NAME_OPTION: self.bridge_name(nid, default=True),
+                                   "com.docker.network.driver.mtu": "1500"})
+            self.networks[nid] = net
+            self.save(net)
+        for name, driver in (("host", "host"), ("none", "null")):
+            if name not in names:
+                net = Network(secrets.token_hex(32), name, driver, now_ns())
+                self.networks[net.id] = net
+                self.save(net)
+        netlink.write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+        for net in self.networks.values():
+            if net.driver == "bridge" and net.bridge:
+                cfg = net.subnet_config()
+                await netlink.in_fresh_thread(
+                    lambda net=net, cfg=cfg: netlink.ensure_bridge(net.bridge, str(cfg.gateway), cfg.subnet.prefixlen))
+        await self.apply_rules()
+
+    async def teardown(self) -> None:
+        """Remove every link, namespace and rule this instance made (engine cleanup)."""
+        await nftables.apply(ruleset.delete_table(self.settings.table))
+        await self._sync_docker_user([])
+        for name in await netlink.in_fresh_thread(lambda: netlink.links_with_prefix(self.settings.prefix)):
+            await netlink.in_fresh_thread(lambda name=name: netlink.delete_link(name))
+        for net in self.networks.values():
+            if net.bridge and net.driver == "bridge":
+                await netlink.in_fresh_thread(lambda net=net: netlink.delete_link(net.bridge))
+        for entry in os.listdir(self.settings.netns_dir):
+            netlink.remove_sandbox_path(os.path.join(self.settings.netns_dir, entry))
+
+    # -- the nftables table ------------------------------------------------------------------
+    def bridges(self) -> list[ruleset.BridgeNet]:
+        return [ruleset.BridgeNet(n.bridge, n.subnet, n.internal) for n in self.networks.values()
+                if n.driver == "bridge" and n.bridge and n.subnet]
+
+    async def apply_rules(self) -> None:
+        async with self._rules_lock:
+            rules = [r for rs in self.published.values() for r in rs]
+            body = ruleset.build(self.settings.table, self.bridges(), rules)
+            await nftables.apply(ruleset.replace_table(self.settings.table, body))
+            bridges = tuple(sorted(b.bridge for b in self.bridges()))
+            if bridges != self._docker_user_bridges:
+                await self._sync_docker_user(list(bridges))
+                self._docker_user_bridges = bridges
+
+    async def _sync_docker_user(self, bridges: list[str], only_if_missing: bool = False) -> None:
+        rules = await nftables.chain_rules("ip", "filter", "DOCKER-USER")
+        if rules is None:
+            return  # no Docker engine on this host: its FORWARD policy is not in the way
+        comment = f"berth:{self.settings.table}"
+        stale = [int(r["handle"]) for r in rules if r.get("comment") == comment]  # type: ignore[call-overload]
+        if only_if_missing and len(stale) == 2 * len(bridges):
+            return
+        script = ruleset.docker_user_rules(comment, bridges, stale)
+        if script:
+            await nftables.apply(script)
+
+    async def watch_docker(self, interval: float = 5.0) -> None:
+        """Docker may start after us and set FORWARD to DROP: keep our accept rules in its chain."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self._rules_lock:
+                    await self._sync_docker_user(sorted(b.bridge for b in self.bridges()), only_if_missing=True)
+            except Exception:  # noqa: BLE001 - try again next time
+                log.warning("could not update Docker's DOCKER-USER chain", exc_info=True)
+
+    # -- lookups ------------------------------------------------------------------------------
+    def find(self, ref: str) -> Network | None:
+        if not ref:
+            return None
+        if ref in self.networks:
+            return self.networks[ref]
+        for net in self.networks.values():
+            if net.name == ref:
+                return net
+        matches = [n for i, n in self.networks.items() if i.startswith(ref)]
+        return matches[0] if len(matches) == 1 else None
+
+    def get(self, ref: str) -> Network:
+        net = self.find(ref)
+        if net is None:
+            raise NotFound(f"network {ref} not found")
+        return net
+
+    def _used_subnets(self) -> list[ipaddress.IPv4Network]:
+        out = [ipaddress.ip_network(n.subnet) for n in self.networks.values() if n.subnet]
+        return out  # type: ignore[return-value]
+
+    # -- create / remove ------------------------------------------------------------------------
+    async def create(self, opts: CreateOptions) -> Network:
+        if not opts.name or not NAME_RE.match(opts.name):
+            raise InvalidArgument(f"invalid network name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if opts.name in BUILTIN:
+            raise Forbidden(f"{opts.name} is a pre-defined network and cannot be created")
+        if any(n.name == opts.name for n in self.networks.values()):
+            raise Conflict(f"network with name {opts.name} already exists")
+        driver = opts.driver or "bridge"
+        if driver not in DRIVERS:
+            raise NotFound(f"plugin \"{driver}\" not found") if driver not in ("overlay", "ipvlan") else \
+                InvalidArgument(f"driver {driver} is not supported by this engine")
+        nid = secrets.token_hex(32)
+        if opts.subnet:
+            cfg = ipam.validate_config(opts.subnet, opts.gateway, opts.ip_range)
+            clash = ipam.overlapping(cfg.subnet, self._used_subnets())
+            if clash is not None:
+                raise Forbidden("Pool overlaps with other one on this address space")
+        else:
+            if opts.gateway or opts.ip_range:
+                raise InvalidArgument("a gateway or ip-range needs a subnet")
+            host = [ipaddress.ip_network(r) for r in await netlink.in_fresh_thread(netlink.host_routes)]
+            subnet = ipam.carve(self.pool, self.settings.block_prefix, self._used_subnets() + host)  # type: ignore[operator]
+            cfg = ipam.validate_config(str(subnet))
+        options = dict(opts.options)
+        bridge = ""
+        if driver == "bridge":
+            bridge = options.get(BRIDGE_NAME_OPTION) or self.bridge_name(nid)
+            if len(bridge) > 15 or not re.match(r"^[a-zA-Z0-9_.-]+$", bridge):
+                raise InvalidArgument(f"invalid bridge name {bridge!r}")
+            if any(n.bridge == bridge for n in self.networks.values()):
+                raise Conflict(f"bridge name {bridge} is already used by another network")
+        else:
+            parent = options.get("parent", "")
+            if not parent:
+                raise InvalidArgument("macvlan needs a parent interface: -o parent=IFACE")
+            await netlink.in_fresh_thread(lambda: netlink.require_parent(parent))
+            bridge = parent
+            mode = options.get("macvlan_mode", "bridge")
+            if mode not in ("bridge", "private", "vepa", "passthru"):
+                raise InvalidArgument(f"unknown macvlan mode: {mode}")
+        net = Network(nid, opts.name, driver, now_ns(), str(cfg.subnet), str(cfg.gateway),
+                      str(cfg.ip_range) if cfg.ip_range else "", opts.internal, opts.attachable,
+                      dict(opts.labels), options, bridge)
+        if driver == "bridge":
+            await netlink.in_fresh_thread(lambda: netlink.ensure_bridge(bridge, str(cfg.gateway), cfg.subnet.prefixlen))
+        self.networks[nid] = net
+        self.save(net)
+        try:
+            await self.apply_rules()
+        except Exception:
+            await self._drop(net)
+            raise
+        self.events.publish("network", "create", nid, {"name": net.name, "type": driver})
+        return net
+
+    async def _drop(self, net: Network) -> None:
+        self.networks.pop(net.id, None)
+        try:
+            os.unlink(self._path(net))
+        except FileNotFoundError:
+            pass
+        if net.driver == "bridge" and net.bridge:
+            await netlink.in_fresh_thread(lambda: netlink.delete_link(net.bridge))
+
+    async def remove(self, net: Network) -> None:
+        if not net.user_defined:
+            raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
+        if net.endpoints:
+            raise Forbidden(f"error while removing network: network {net.name} id {net.id} has active endpoints")
+        await self._drop(net)
+        await self.apply_rules()
+        self.events.publish("network", "destroy", net.id, {"name": net.name, "type": net.driver})
+
+    async def prune(self, filters: Filters, in_use: set[str]) -> list[str]:
+        filters.validate({"until", "label", "label!"})
+        until = filters.time_value("until")
+        removed = []
+        for net in list(self.networks.values()):
+            if not net.user_defined or net.endpoints or net.name in in_use or net.id in in_use:
+                continue
+            if until is not None and net.created_ns >= until:
+                continue
+            if not filters.match_labels(net.labels):
+                continue
+            await self.remove(net)
+            removed.append(net.name)
+        return removed
+
+    def list(self, filters: Filters) -> list[Network]:
+        filters.validate({"driver", "id", "label", "label!", "name", "scope", "type", "dangling"})
+        out = []
+        for net in sorted(self.networks.values(), key=lambda n: n.created_ns):
+            if filters.has("driver") and {"none": "null"}.get(net.driver, net.driver) not in filters.values("driver"):
+                continue
+            if filters.has("id") and not any(net.id.startswith(v) for v in filters.values("id")):
+                continue
+            if filters.has("name") and not any(v in net.name for v in filters.values("name")):
+                continue
+            if filters.has("scope") and "local" not in filters.values("scope"):
+                continue
+            if filters.has("type"):
+                kind = "custom" if net.user_defined else "builtin"
+                if kind not in filters.values("type"):
+                    continue
+            dangling = filters.bool_value("dangling", None)
+            if dangling is not None and (dangling != (not net.endpoints and net.user_defined)):
+                continue
+            if not filters.match_labels(net.labels):
+                continue
+            out.append(net)
+        return out
+
+    @staticmethod
+    def create_options(body: Any) -> CreateOptions:
+        if not isinstance(body, dict):
+            raise InvalidArgument("invalid network config: expected a JSON object")
+        for key, kind in (("Name", str), ("Driver", str), ("Internal", bool), ("Attachable", bool)):
+            if key in body and body[key] is not None and not isinstance(body[key], kind):
+                raise InvalidArgument(f"json: cannot unmarshal into Go struct field NetworkCreateRequest.{key}")
+        ipam_doc = body.get("IPAM") or {}
+        configs = ipam_doc.get("Config") or []
+        if len(configs) > 1:
+            raise InvalidArgument("only one IPv4 subnet per network is supported")
+        cfg = configs[0] if configs else {}
+        if body.get("EnableIPv6"):
+            raise InvalidArgument("IPv6 networks are not supported by this engine")
+        labels = body.get("Labels") or {}
+        options = body.get("Options") or {}
+        if not isinstance(labels, dict) or not isinstance(options, dict):
+            raise InvalidArgument("Labels and Options must be objects")
+        return CreateOptions(
+            name=body.get("Name") or "", driver=body.get("Driver") or "bridge", subnet=cfg.get("Subnet") or "",
+            gateway=cfg.get("Gateway") or "", ip_range=cfg.get("IPRange") or "", internal=bool(body.get("Internal")),
+            attachable=bool(body.get("Attachable")), labels={str(k): str(v) for k, v in labels.items()},
+            options={str(k): str(v) for k, v in options.items()},
+        )
