@@ -141,7 +141,8 @@ class ContainerService:
 
     async def _remove_locked(self, c: Container, volumes: bool) -> None:
         try:
-            await self.lifecycle.runtime.delete(c.id, force=True)
+            if os.path.exists(self.lifecycle.runtime.state_dir(c.id)):
+                await self.lifecycle.runtime.delete(c.id, force=True)
             await self.lifecycle.sandboxes.detach(c)
             self.lifecycle.rootfs(c).remove()
             for hook in self.removal_hooks:

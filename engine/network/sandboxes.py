@@ -185,7 +185,8 @@ class Sandboxes:
         self.upstream[c.id] = list(c.host_config.get("Dns") or [])
         primary_ep = next((ep for n, ep in endpoints if n.driver == "bridge"), None)
         self._set_published(c, primary_ep.ip if primary_ep else "")
-        await self.nets.apply_rules()
+        if c.id in self.nets.published:
+            await self.nets.apply_rules()
         return SandboxResult(path, held, [endpoints[0][1].ip] if endpoints else [], bool(socks))
 
     @staticmethod
@@ -214,8 +215,8 @@ class Sandboxes:
         for net in self.nets.networks.values():
             ep = net.endpoints.pop(c.id, None)
             if ep is not None:
-                if ep.host_ifname:
-                    await netlink.in_fresh_thread(lambda ep=ep: netlink.delete_link(ep.host_ifname))
+                # The veth pair goes with the namespace: the kernel destroys both once the
+                # last reference (our bind mount) is gone, without making us wait for it.
                 self.nets.save(net)
                 if net.name in c.networks:
                     c.networks[net.name] = endpoint_settings(net, c.networks[net.name])
