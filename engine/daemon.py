@@ -26,12 +26,13 @@ from engine import __version__
 from engine.api import containers as containers_api
 from engine.api import images as images_api
 from engine.api import networks as networks_api
+from engine.api import volumes as volumes_api
 from engine.api import system as system_api
 from engine.api.http import HttpServer, Reply, Request
 from engine.api.router import API_VERSION, MIN_API_VERSION, Router, common_headers, version_string
 from engine.api.services import Services
 from engine.config import ConfigError, EngineConfig
-from engine.containers import cgroups
+from engine.containers import cgroups, mountplan
 from engine.containers.execs import ExecService
 from engine.containers.lifecycle import Lifecycle, LifecycleSettings
 from engine.containers.model import PAUSED, RUNNING
@@ -46,6 +47,7 @@ from engine.images.store import ImageStore
 from engine.network.sandboxes import Sandboxes
 from engine.network.service import NetworkService, NetworkSettings
 from engine.snapshots.layers import LayerStore
+from engine.volumes.service import VolumeService
 from engine.util.fs import atomic_write_bytes
 from engine.util.timefmt import rfc3339_now
 
@@ -96,18 +98,21 @@ class Daemon:
         self.registry = Registry(ContainerStore(cfg.root))
         self.networks = NetworkService(network_settings(cfg), self.events)
         self.sandboxes = Sandboxes(self.networks)
+        self.volumes = VolumeService(cfg.root, self.events)
+        self.volumes.in_use = lambda: mountplan.in_use(self.registry.all())
         self.lifecycle = Lifecycle(self.registry, self.runtime, self.layers, self.events,
                                    LifecycleSettings(cfg.cgroup_parent, self.host, cfg.init_binary or None),
-                                   self.sandboxes)
+                                   self.sandboxes, self.volumes)
         self.containers = ContainerService(self.registry, self.lifecycle, self.images)
         self.images.users = self.containers
         self.execs = ExecService(self.lifecycle)
         self.router = Router()
-        services = Services(self.events, self.images, self.containers, self.execs, self.networks, self)
+        services = Services(self.events, self.images, self.containers, self.execs, self.networks, self.volumes, self)
         system_api.register(self.router, services)
         images_api.register(self.router, services)
         containers_api.register(self.router, services)
         networks_api.register(self.router, services)
+        volumes_api.register(self.router, services)
         self.server = HttpServer(self.router.dispatch, common_headers(f"Berth/{__version__} (linux)"))
         self._versions: dict[str, str] = {}
         self._stopping = asyncio.Event()
@@ -297,7 +302,10 @@ class Daemon:
         containers = []
         for c in self.registry.all():
             containers.append(container_summary(c, c.config.get("Image") or c.image_id, self.containers.size(c)))
-        return {"LayersSize": layers_size, "Images": images, "Containers": containers, "Volumes": [], "BuildCache": []}
+        used = mountplan.in_use(self.registry.all())
+        volumes = [v.to_json({"Size": self.volumes.size(v), "RefCount": len(used.get(v.name, []))})
+                   for v in self.volumes.volumes.values()]
+        return {"LayersSize": layers_size, "Images": images, "Containers": containers, "Volumes": volumes, "BuildCache": []}
 
     async def pull(self, req: Request) -> Reply:
         name = req.arg("fromImage") or ""

@@ -10,6 +10,7 @@ from engine.containers.service import ContainerService
 from engine.events import EventBus
 from engine.images.service import ImageService
 from engine.network.service import NetworkService
+from engine.volumes.service import VolumeService
 
 
 @dataclass
@@ -19,4 +20,5 @@ class Services:
     containers: ContainerService
     execs: ExecService
     networks: NetworkService
+    volumes: VolumeService
     info: Any  # engine.daemon.Daemon: version and info figures

@@ -89,18 +89,12 @@ def container_summary(c: Container, image_name: str, size: tuple[int, int] | Non
 
 
 def _mount_point(m: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        "Type": m.get("Type", "volume"),
-        "Source": m.get("Source", ""),
-        "Destination": m.get("Destination", ""),
-        "Mode": m.get("Mode", ""),
-        "RW": m.get("RW", True),
-        "Propagation": m.get("Propagation", ""),
-    }
-    if m.get("Type", "volume") == "volume":
-        out = {"Type": "volume", "Name": m.get("Name", ""), **{k: v for k, v in out.items() if k != "Type"},
-               "Driver": m.get("Driver", "local")}
-    return out
+    """Docker's MountPoint: the record's public fields, in Docker's order."""
+    if m.get("Type") == "volume":
+        keys = ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation")
+    else:
+        keys = ("Type", "Source", "Destination", "Mode", "RW", "Propagation")
+    return {k: m.get(k, "") for k in keys}
 
 
 def container_inspect(c: Container, paths: Any, graph: dict[str, str], size: tuple[int, int] | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import signal as signals
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from engine.containers import cgroups
+from engine.containers import cgroups, mountplan
 from engine.containers.attach import AttachHub
 from engine.containers.model import CREATED, DEAD, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container
 from engine.containers.registry import Registry
@@ -31,6 +31,7 @@ from engine.errors import Conflict, EngineError, NotModified, SystemFault
 from engine.events import EventBus
 from engine.network.ports import HeldPort
 from engine.network.sandboxes import Sandboxes
+from engine.volumes.service import VolumeService
 from engine.snapshots.layers import LayerStore
 from engine.snapshots.rootfs import Rootfs
 from engine.util.fs import atomic_write_json
@@ -50,9 +51,10 @@ class LifecycleSettings:
 
 class Lifecycle:
     def __init__(self, registry: Registry, runtime: Runtime, layers: LayerStore, events: EventBus,
-                 settings: LifecycleSettings, sandboxes: Sandboxes) -> None:
+                 settings: LifecycleSettings, sandboxes: Sandboxes, volumes: VolumeService) -> None:
         self.registry = registry
         self.sandboxes = sandboxes
+        self.volumes = volumes
         self.runtime = runtime
         self.layers = layers
         self.events = events
@@ -116,6 +118,7 @@ class Lifecycle:
         paths = self.registry.store.paths(c.id)
         rootfs = self.rootfs(c)
         held: list[HeldPort] = []
+        acquired = False
         try:
             merged = rootfs.mount(c.layer_chain)
             os.makedirs(paths.bundle, exist_ok=True)
@@ -125,8 +128,10 @@ class Lifecycle:
                 ns_paths["network"] = sandbox.path
                 held = sandbox.held
             write_etc_files(paths, c, sandbox.addresses if sandbox else [], bool(sandbox and sandbox.embedded_dns))
+            volume_mounts = mountplan.prepare(c, merged, self.volumes)
+            acquired = True
             spec = build_container_spec(c, merged, paths, self.cgroups_path(c), self.settings.host,
-                                        self.settings.init_path, ns_paths)
+                                        self.settings.init_path, ns_paths, volume_mounts)
             atomic_write_json(os.path.join(paths.bundle, "config.json"), spec)
             created = await self.runtime.create(CreateRequest(
                 cid=c.id, name=c.name, bundle=paths.bundle, persist_dir=paths.dir, log_path=paths.log,
@@ -134,11 +139,11 @@ class Lifecycle:
                 stdin_once=bool(c.config.get("StdinOnce")), extra_fds=tuple(h.sock.fileno() for h in held),
             ))
         except EngineError as exc:
-            await self._start_failed(c, rootfs, exc)
+            await self._start_failed(c, rootfs, exc, acquired)
             raise
         except OSError as exc:
             fault = SystemFault(f"cannot start container: {exc}")
-            await self._start_failed(c, rootfs, fault)
+            await self._start_failed(c, rootfs, fault, acquired)
             raise fault from exc
         finally:
             for h in held:
@@ -167,7 +172,12 @@ class Lifecycle:
         self.registry.save(c)
         self.event(c, "start")
 
-    async def _start_failed(self, c: Container, rootfs: Rootfs, exc: EngineError) -> None:
+    async def _start_failed(self, c: Container, rootfs: Rootfs, exc: EngineError, volumes_acquired: bool) -> None:
+        if volumes_acquired:
+            try:
+                mountplan.release(c, self.volumes)
+            except EngineError:
+                log.exception("volume release after failed start")
         try:
             await self.sandboxes.detach(c)
         except Exception:  # noqa: BLE001 - the start error is the one to report
@@ -257,6 +267,10 @@ class Lifecycle:
             await self.sandboxes.detach(c)
         except Exception:  # noqa: BLE001 - the exit must be recorded whatever the network says
             log.exception("network cleanup of %s failed", c.short_id)
+        try:
+            mountplan.release(c, self.volumes)
+        except EngineError:
+            log.exception("volume release of %s failed", c.short_id)
         try:
             self.rootfs(c).unmount()
         except EngineError:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.api import schema
-from engine.containers import cgroups, names
+from engine.containers import cgroups, mountplan, names
 from engine.containers.etcwriter import write_etc_files
 from engine.network.ports import requests_from
 from engine.containers.create import command_of, merge_config, normalize_host_config
@@ -43,6 +43,7 @@ class ListOptions:
 class ContainerService:
     def __init__(self, registry: Registry, lifecycle: Lifecycle, images: ImageService) -> None:
         self.registry = registry
+        self.volumes = lifecycle.volumes
         self.lifecycle = lifecycle
         self.images = images
         self.removal_hooks: list[Any] = []
@@ -93,7 +94,10 @@ class ContainerService:
             path=path, args=args, layer_chain=list(img.chain), warnings=warnings, networks=networks,
         )
         self.registry.reserve_name(name, cid)
+        created_volumes: list[str] = []
         try:
+            c.mounts, created_volumes = mountplan.plan(host_config, config.get("Volumes"), self.volumes,
+                                                       self.registry.find)
             self.write_etc_files(c)
             self.lifecycle.rootfs(c).prepare()
             self.registry.add(c)
@@ -102,6 +106,8 @@ class ContainerService:
             self.registry.release_name(name, cid)
             self.registry.store.remove(cid)
             self.registry.discard(c)
+            for vol in created_volumes:
+                self.volumes.remove(vol, force=True)
             raise
         self.lifecycle.event(c, "create")
         return c
@@ -131,7 +137,7 @@ class ContainerService:
             await self.lifecycle.wait_exit(c, 30)
         async with self.registry.lock(c):
             if c.id not in self.registry.by_id:
-                raise NotFound(f"No such container: {c.id}")
+                return  # removed meanwhile (--rm after the kill): what was asked is done
             if c.state.status == REMOVING:
                 raise Conflict(f"removal of container {c.id} is already in progress")
             if c.state.status in (RUNNING, PAUSED, RESTARTING):
@@ -153,6 +159,11 @@ class ContainerService:
             raise
         self.registry.store.remove(c.id)
         self.registry.discard(c)
+        if volumes:
+            used = mountplan.in_use(self.registry.all())
+            for m in c.mounts:
+                if m["Type"] == "volume" and m.get("Anonymous") and not used.get(m["Name"]):
+                    self.volumes.remove(m["Name"], force=True)
         self.lifecycle.event(c, "destroy")
         self.lifecycle.mark_removed(c)
 

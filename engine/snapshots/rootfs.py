@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 
-from engine.snapshots import mounts
+from engine.util import mounts
 from engine.snapshots.layers import LayerStore
-from engine.snapshots.mounts import Mount
+from engine.util.mounts import Mount
 
 
 def rootfs_mount(lowers: list[str], upper: str, work: str, target: str) -> Mount:
