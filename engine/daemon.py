@@ -23,6 +23,7 @@ import threading
 from typing import Any
 
 from engine import __version__
+from engine.api import build as build_api
 from engine.api import containers as containers_api
 from engine.api import images as images_api
 from engine.api import networks as networks_api
@@ -113,6 +114,7 @@ class Daemon:
         containers_api.register(self.router, services)
         networks_api.register(self.router, services)
         volumes_api.register(self.router, services)
+        build_api.register(self.router, services)
         self.server = HttpServer(self.router.dispatch, common_headers(f"Berth/{__version__} (linux)"))
         self._versions: dict[str, str] = {}
         self._stopping = asyncio.Event()

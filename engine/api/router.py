@@ -103,6 +103,7 @@ def common_headers(server: str) -> Callable[[], dict[str, str]]:
             "Api-Version": version_string(API_VERSION),
             "Docker-Experimental": "false",
             "Ostype": "linux",
+            "Builder-Version": "1",
             "Server": server,
         }
 

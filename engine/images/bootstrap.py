@@ -1,4 +1,4 @@
-"""Offline base images: busybox from the host's busybox-static, debian with mmdebstrap.
+"""Offline base images: busybox from the host's busybox-static; debian and node with mmdebstrap.
 
 `python -m engine bootstrap busybox` builds a one-layer image (all applets hard
 links to /bin/busybox, a minimal /etc) as a `docker save` archive and loads it
@@ -28,6 +28,7 @@ from engine.images.config import encode, new_base_config
 DEFAULT_SOCKET = "/run/berth/engine.sock"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+NODE_MAJOR_TAG = {"bookworm": "node:18", "trixie": "node:20"}
 
 PASSWD = """root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false
@@ -116,11 +117,11 @@ def busybox_layer(binary: str) -> tuple[bytes, int]:
     return buf.getvalue(), mtime
 
 
-def save_archive(layer: bytes, config: bytes, tag: str) -> bytes:
+def save_archive(layer: bytes, config: bytes, tags: list[str]) -> bytes:
     """A minimal `docker save` archive holding one single-layer image."""
     layer_id = hashlib.sha256(layer).hexdigest()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
-    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": [f"{layer_id}/layer.tar"]}]).encode()
+    manifest = json.dumps([{"Config": config_name, "RepoTags": tags, "Layers": [f"{layer_id}/layer.tar"]}]).encode()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in ((config_name, config), (f"{layer_id}/layer.tar", layer), ("manifest.json", manifest)):
@@ -130,12 +131,12 @@ def save_archive(layer: bytes, config: bytes, tag: str) -> bytes:
     return buf.getvalue()
 
 
-def image_config(diff_id: str, created: str, created_by: str, cmd: list[str]) -> bytes:
+def image_config(diff_id: str, created: str, created_by: str, cmd: list[str], env: list[str] | None = None) -> bytes:
     history = [
         {"created": created, "created_by": created_by},
         {"created": created, "created_by": f"/bin/sh -c #(nop)  CMD {json.dumps(cmd)}", "empty_layer": True},
     ]
-    return encode(new_base_config({"Env": [PATH_ENV], "Cmd": cmd}, [diff_id], history, created=created))
+    return encode(new_base_config({"Env": [PATH_ENV, *(env or [])], "Cmd": cmd}, [diff_id], history, created=created))
 
 
 def load_into_engine(socket_path: str, archive: bytes) -> list[str]:
@@ -165,32 +166,38 @@ def bootstrap_busybox(socket_path: str, tag: str) -> list[str]:
     created = datetime.fromtimestamp(mtime, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     config = image_config(diff_id, created, f"/bin/sh -c #(nop) ADD file:{diff_id[7:19]} in / ", ["sh"])
-    return load_into_engine(socket_path, save_archive(layer, config, tag))
+    return load_into_engine(socket_path, save_archive(layer, config, [tag]))
 
 
-def bootstrap_debian(socket_path: str, tag: str, suite: str) -> list[str]:
+def debian_layer(suite: str, packages: list[str]) -> bytes:
+    """A Debian minbase root filesystem as a tar, made with mmdebstrap on the host (needs a mirror)."""
     if shutil.which("mmdebstrap") is None:
         raise RuntimeError("mmdebstrap not found: apt-get install mmdebstrap")
     with tempfile.TemporaryDirectory(prefix="berth-debian-") as tmp:
         out = os.path.join(tmp, "rootfs.tar")
-        subprocess.run(
-            ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar",
-             "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
-             "--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
-             "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin", suite, out],
-            check=True,
-        )
+        argv = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar",
+                "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
+                "--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
+                "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin"]
+        if packages:
+            argv.append("--include=" + ",".join(packages))
+        subprocess.run([*argv, suite, out], check=True)
         with open(out, "rb") as f:
-            layer = f.read()
+            return f.read()
+
+
+def bootstrap_debian(socket_path: str, tags: list[str], suite: str, packages: list[str], cmd: list[str],
+                     env: list[str] | None = None) -> list[str]:
+    layer = debian_layer(suite, packages)
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
-    config = image_config(diff_id, created, f"/bin/sh -c #(nop) ADD file:{diff_id[7:19]} in / ", ["bash"])
-    return load_into_engine(socket_path, save_archive(layer, config, tag))
+    config = image_config(diff_id, created, f"/bin/sh -c #(nop) ADD file:{diff_id[7:19]} in / ", cmd, env)
+    return load_into_engine(socket_path, save_archive(layer, config, tags))
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m engine bootstrap")
-    p.add_argument("image", choices=("busybox", "debian"))
+    p.add_argument("image", choices=("busybox", "debian", "node"))
     p.add_argument("--host", default=f"unix://{DEFAULT_SOCKET}", help="engine socket (default %(default)s)")
     p.add_argument("--tag", default="")
     p.add_argument("--suite", default="bookworm")
@@ -202,8 +209,13 @@ def main(argv: list[str]) -> int:
     try:
         if ns.image == "busybox":
             lines = bootstrap_busybox(socket_path, ns.tag or "busybox:latest")
+        elif ns.image == "debian":
+            lines = bootstrap_debian(socket_path, [ns.tag or f"debian:{ns.suite}-slim"], ns.suite, [], ["bash"])
         else:
-            lines = bootstrap_debian(socket_path, ns.tag or f"debian:{ns.suite}-slim", ns.suite)
+            # Debian's Node.js and npm on the Debian base; node:<major> and node:latest
+            tags = [ns.tag] if ns.tag else ["node:latest", NODE_MAJOR_TAG.get(ns.suite, "node:lts")]
+            lines = bootstrap_debian(socket_path, tags, ns.suite, ["nodejs", "npm", "ca-certificates"], ["node"],
+                                     ["NODE_VERSION=debian"])
     except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"bootstrap failed: {exc}", file=sys.stderr)
         return 1

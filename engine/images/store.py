@@ -37,6 +37,7 @@ class Image:
     last_tag_time_ns: int = 0
     size: int = 0
     chain: list[str] = field(default_factory=list)
+    build_key: str = ""  # the build step that made this image (the classic builder's layer cache)
 
     @property
     def short_id(self) -> str:
@@ -103,10 +104,11 @@ class ImageStore:
         size = 0
         for c in chain:
             size += self.layers.get(c).size
-        return Image(iid, raw, config, meta.get("parent", ""), meta.get("last_tag_time_ns", 0), size, chain)
+        return Image(iid, raw, config, meta.get("parent", ""), meta.get("last_tag_time_ns", 0), size, chain,
+                     meta.get("build_key", ""))
 
     # -- adding ------------------------------------------------------------------
-    def add(self, raw: bytes, parent: str = "") -> Image:
+    def add(self, raw: bytes, parent: str = "", build_key: str = "") -> Image:
         """Register a config whose layers are already in the layer store."""
         try:
             config = json.loads(raw)
@@ -117,8 +119,9 @@ class ImageStore:
         iid = image_id(raw)
         existing = self.images.get(iid)
         if existing is not None:
-            if parent and not existing.parent:
-                existing.parent = parent
+            if (parent and not existing.parent) or (build_key and not existing.build_key):
+                existing.parent = existing.parent or parent
+                existing.build_key = existing.build_key or build_key
                 self._write_meta(existing)
             return existing
         for c in chain_ids((config.get("rootfs") or {}).get("diff_ids") or []):
@@ -128,6 +131,7 @@ class ImageStore:
         atomic_write_bytes(os.path.join(self.configs_dir, hexid), raw, 0o644)
         img = self._record(raw)
         img.parent = parent
+        img.build_key = build_key
         self._write_meta(img)
         self.images[iid] = img
         return img
@@ -135,7 +139,7 @@ class ImageStore:
     def _write_meta(self, img: Image) -> None:
         atomic_write_json(
             os.path.join(self.meta_dir, img.hex + ".json"),
-            {"parent": img.parent, "last_tag_time_ns": img.last_tag_time_ns},
+            {"parent": img.parent, "last_tag_time_ns": img.last_tag_time_ns, "build_key": img.build_key},
         )
 
     # -- references --------------------------------------------------------------
@@ -202,6 +206,13 @@ class ImageStore:
             matches = [i for i in self.images if i.startswith(prefix)]
             if len(matches) == 1:
                 return self.images[matches[0]]
+        return None
+
+    def cached(self, parent: str, build_key: str) -> Image | None:
+        """The image an identical build step on `parent` made before, if it still exists."""
+        for img in self.images.values():
+            if img.build_key == build_key and img.parent == parent:
+                return img
         return None
 
     def children(self, iid: str) -> list[Image]:

@@ -22,6 +22,7 @@ import lzma
 import os
 import secrets
 import shutil
+import stat
 import string
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -172,6 +173,40 @@ class LayerStore:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def add_from_dir(self, parent: str | None, upper: str) -> Layer:
+        """Store an overlay upper dir as a layer: its tar is written, the dir itself becomes the diff."""
+        from engine.snapshots.diff import tar_upper
+
+        work = os.path.join(self.tmp_dir, "layer-" + secrets.token_hex(8))
+        os.makedirs(work)
+        try:
+            diff_id = tar_upper(upper, os.path.join(work, "layer.tar"))
+            chain = chain_id(parent, diff_id)
+            if self.exists(chain):
+                return self.get(chain)
+            os.rename(upper, os.path.join(work, "diff"))
+            size = 0
+            for dirpath, _dirs, files in os.walk(os.path.join(work, "diff")):
+                for name in files:
+                    try:
+                        st = os.lstat(os.path.join(dirpath, name))
+                    except OSError:
+                        continue
+                    if stat.S_ISREG(st.st_mode):
+                        size += st.st_size
+            link = self._new_link(diff_target=os.path.join(self._dir(chain), "diff"))
+            atomic_write_json(os.path.join(work, "meta.json"), {"diff_id": diff_id, "parent": parent, "size": size, "link": link})
+            try:
+                os.rename(work, self._dir(chain))
+            except OSError:
+                if self.exists(chain):
+                    os.unlink(os.path.join(self.links_dir, link))
+                    return self.get(chain)
+                raise
+            return self.get(chain)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def _commit(self, parent: str | None, diff_id: str, work: str) -> Layer:
         chain = chain_id(parent, diff_id)
         if self.exists(chain):
@@ -231,6 +266,11 @@ class LayerStore:
         shutil.rmtree(gone, ignore_errors=True)
 
     def clean_tmp(self) -> None:
+        """At start: whatever an interrupted import, load or build left (mounts first)."""
+        from engine.util import mounts
+
+        for point in mounts.mounts_under(self.tmp_dir):
+            mounts.unmount(point, detach=True)
         for entry in os.listdir(self.tmp_dir):
             shutil.rmtree(os.path.join(self.tmp_dir, entry), ignore_errors=True)
 

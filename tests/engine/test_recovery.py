@@ -77,3 +77,30 @@ def test_sigterm_leaves_containers_running(own_engine: EngineProcess) -> None:
     os.kill(pid, 0)  # still alive
     e.start()
     assert e.inspect("keep")["State"]["Pid"] == pid
+
+
+def test_build_killed_part_way_leaves_a_consistent_store(own_engine: EngineProcess, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess as sp
+
+    from tests.support.engine import DOCKER
+
+    e = own_engine
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY a.txt /a.txt\nRUN sleep 3 && echo done > /b.txt\n")
+    (tmp_path / "a.txt").write_text("a\n")
+    env = {**e.env, "DOCKER_BUILDKIT": "0"}
+    proc = sp.Popen([DOCKER, "build", "-t", "killed:1", str(tmp_path)], env=env, stdout=sp.PIPE, stderr=sp.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if e.docker("ps", "-q").out:
+            break  # the RUN step's container is running
+        time.sleep(0.1)
+    e.kill9()
+    proc.wait(30)
+    e.start()
+    tmp_mounts = [line for line in open("/proc/self/mountinfo") if f"{e.root}/image/tmp" in line]
+    assert tmp_mounts == []
+    assert e.docker("images", "-q", "killed:1").out == ""
+    e.remove_all_containers()
+    r = sp.run([DOCKER, "build", "-q", "-t", "killed:1", str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert e.docker("run", "--rm", "killed:1", "cat", "/a.txt", "/b.txt").out == "a\ndone"
