@@ -27,10 +27,16 @@ from engine.api import build as build_api
 from engine.api import containers as containers_api
 from engine.api import images as images_api
 from engine.api import networks as networks_api
-from engine.api import volumes as volumes_api
 from engine.api import system as system_api
+from engine.api import volumes as volumes_api
 from engine.api.http import HttpServer, Reply, Request
-from engine.api.router import API_VERSION, MIN_API_VERSION, Router, common_headers, version_string
+from engine.api.router import (
+    API_VERSION,
+    MIN_API_VERSION,
+    Router,
+    common_headers,
+    version_string,
+)
 from engine.api.services import Services
 from engine.config import ConfigError, EngineConfig
 from engine.containers import cgroups, mountplan
@@ -48,9 +54,9 @@ from engine.images.store import ImageStore
 from engine.network.sandboxes import Sandboxes
 from engine.network.service import NetworkService, NetworkSettings
 from engine.snapshots.layers import LayerStore
-from engine.volumes.service import VolumeService
 from engine.util.fs import atomic_write_bytes
 from engine.util.timefmt import rfc3339_now
+from engine.volumes.service import VolumeService
 
 log = logging.getLogger("engine")
 
@@ -155,6 +161,7 @@ class Daemon:
         running = {c.id for c in self.registry.all() if c.state.status in (RUNNING, PAUSED)}
         self.sandboxes.forget_stale_endpoints(running)
         await self.networks.apply_rules()
+        asyncio.get_running_loop().create_task(self.containers.restart_at_boot())
         self._docker_watch = asyncio.get_running_loop().create_task(self.networks.watch_docker())
 
     async def serve(self) -> None:

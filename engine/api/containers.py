@@ -10,7 +10,12 @@ from engine.api.http import Hijack, RawStream, Reply, Request, Streaming
 from engine.api.router import Router, query_bool, query_int
 from engine.api.services import Services
 from engine.api.shapes import container_inspect, container_summary
-from engine.containers.attach import AttachOptions, PendingAttach, parse_detach_keys, pipe
+from engine.containers.attach import (
+    AttachOptions,
+    PendingAttach,
+    parse_detach_keys,
+    pipe,
+)
 from engine.containers.logs import LogOptions, read_logs
 from engine.containers.model import PAUSED, RESTARTING, RUNNING
 from engine.containers.runtime import connect_attach, resize

@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from engine.api.http import BadRequest, ReplyLike, Reply, Request
+from engine.api.http import BadRequest, Reply, ReplyLike, Request
 from engine.errors import EngineError
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,14 @@ from engine.build.copying import copy_into
 from engine.build.dockerfile import Dockerfile, Instruction
 from engine.build.instructions import apply, parse_healthcheck
 from engine.build.state import (
-    PREDEFINED_ARGS, BuildOptions, Stage, cache_key, go_quote_list, next_config, nop, scratch_config,
+    PREDEFINED_ARGS,
+    BuildOptions,
+    Stage,
+    cache_key,
+    go_quote_list,
+    next_config,
+    nop,
+    scratch_config,
 )
 from engine.containers import users
 from engine.containers.logs import LogOptions, read_logs

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api.http import RawStream
-from engine.containers import spec as specs, users
+from engine.containers import spec as specs
+from engine.containers import users
 from engine.containers.attach import AttachOptions, frame, parse_detach_keys, pipe
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import PAUSED, RUNNING, Container

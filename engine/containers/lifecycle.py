@@ -21,21 +21,38 @@ from dataclasses import dataclass
 
 from engine.containers import cgroups, mountplan
 from engine.containers.attach import AttachHub
-from engine.containers.model import CREATED, DEAD, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container
+from engine.containers.etcwriter import write_etc_files
+from engine.containers.health import HealthMonitor
+from engine.containers.model import (
+    CREATED,
+    DEAD,
+    EXITED,
+    PAUSED,
+    REMOVING,
+    RESTARTING,
+    RUNNING,
+    Container,
+)
 from engine.containers.registry import Registry
 from engine.containers.resources import HostSupport
-from engine.containers.runtime import CreateRequest, Runtime, connect_attach, proc_start_time, process_alive, signal_number
-from engine.containers.etcwriter import write_etc_files
+from engine.containers.runtime import (
+    CreateRequest,
+    Runtime,
+    connect_attach,
+    proc_start_time,
+    process_alive,
+    signal_number,
+)
 from engine.containers.sandbox import build_container_spec
 from engine.errors import Conflict, EngineError, NotModified, SystemFault
 from engine.events import EventBus
 from engine.network.ports import HeldPort
 from engine.network.sandboxes import Sandboxes
-from engine.volumes.service import VolumeService
 from engine.snapshots.layers import LayerStore
 from engine.snapshots.rootfs import Rootfs
 from engine.util.fs import atomic_write_json
 from engine.util.timefmt import now_ns
+from engine.volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +82,11 @@ class Lifecycle:
         self._pidfds: dict[str, int] = {}
         self._init_pidfds: dict[str, int] = {}
         self.on_exit_hooks: list[Callable[[Container], Awaitable[None]]] = []
+        self.health = HealthMonitor(runtime.cfg.runc, runtime.cfg.runc_root,
+                                    lambda c: self.registry.store.paths(c.id).bundle,
+                                    lambda c, status: self.event(c, f"health_status: {status}"),
+                                    self.registry.save)
+        self.pending_restarts: dict[str, asyncio.Task[None]] = {}
 
     # -- helpers -------------------------------------------------------------------
     def rootfs(self, c: Container) -> Rootfs:
@@ -106,6 +128,10 @@ class Lifecycle:
     async def start(self, c: Container) -> None:
         async with self.registry.lock(c):
             status = c.state.status
+            if status == RESTARTING and c.id in self.pending_restarts:
+                self.pending_restarts.pop(c.id).cancel()  # start now instead of after the back-off
+                await self._start_locked(c)
+                return
             if status == PAUSED:
                 raise Conflict("cannot start a paused container, try unpause instead")
             if status in (RUNNING, RESTARTING):
@@ -169,6 +195,7 @@ class Lifecycle:
         c.state.error = ""
         c.state.exit_code = 0
         c.state.oom_killed = False
+        self.health.start(c)
         self.registry.save(c)
         self.event(c, "start")
 
@@ -254,6 +281,7 @@ class Lifecycle:
                 log.exception("exit hook failed for %s", c.short_id)
 
     async def _record_exit(self, c: Container) -> None:
+        self.health.stop(c.id)
         paths = self.registry.store.paths(c.id)
         code = _read_exit_code(paths.exit)
         if code is None:
@@ -319,16 +347,36 @@ class Lifecycle:
 
     async def kill(self, c: Container, signal_name: str | None) -> None:
         sig = signal_number(signal_name, signals.SIGKILL)
+        if c.state.status == RESTARTING and c.id in self.pending_restarts:
+            raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is restarting, wait until the container is running")
         if c.state.status not in (RUNNING, PAUSED, RESTARTING):
             raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
+        c.state.manually_stopped = True
+        self.registry.save(c)
         self.event(c, "kill", {"signal": str(sig)})
         await self.signal(c, sig)
         if sig == signals.SIGKILL:
             await self.wait_exit(c, 10)
 
+    def cancel_restart(self, c: Container) -> bool:
+        """A container waiting out its restart back-off is stopped where it is."""
+        task = self.pending_restarts.pop(c.id, None)
+        if task is None:
+            if c.state.status == RESTARTING and not process_alive(c.state.pid, c.state.pid_start):
+                c.state.status = EXITED
+            return False
+        task.cancel()
+        c.state.status = EXITED
+        c.state.manually_stopped = True
+        self.registry.save(c)
+        return True
+
     async def stop(self, c: Container, timeout: int | None) -> None:
         if c.state.status not in (RUNNING, PAUSED, RESTARTING):
             raise NotModified("container already stopped")
+        if c.state.status == RESTARTING and self.cancel_restart(c):
+            self.event(c, "stop")
+            return
         c.state.manually_stopped = True
         self.registry.save(c)
         if timeout is None:
@@ -376,6 +424,7 @@ class Lifecycle:
                 self.exit_future(c)
                 self._watch(c)
                 await self.sandboxes.restore(c)
+                self.health.resume(c)
                 if c.state.status == PAUSED:
                     state = await self.runtime.state(c.id)
                     if state and state.get("status") == "running":
@@ -397,6 +446,9 @@ class Lifecycle:
                 log.exception("unmount at recovery")
 
     def close(self) -> None:
+        self.health.close()
+        for task in self.pending_restarts.values():
+            task.cancel()
         loop = asyncio.get_event_loop()
         for cid in list(self._pidfds):
             fd = self._pidfds.pop(cid)

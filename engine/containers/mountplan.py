@@ -92,6 +92,9 @@ def prepare(c: Container, rootfs: str, volumes: VolumeService) -> list[dict[str,
                 vol = volumes.get(m["Name"])
                 volumes.acquire(vol)
                 acquired.append(vol)
+                volumes.events.publish("volume", "mount", vol.name, {
+                    "container": c.id, "destination": m["Destination"], "driver": "local",
+                    "propagation": m.get("Propagation") or "", "read/write": "true" if m.get("RW", True) else "false"})
                 if not m.get("Nocopy"):
                     try:
                         image_dir = resolve_inside(rootfs, m["Destination"].lstrip("/"), follow_last=True)
@@ -124,6 +127,7 @@ def release(c: Container, volumes: VolumeService) -> None:
     for m in c.mounts:
         if m["Type"] == "volume" and m.get("Name") in volumes.volumes:
             volumes.release(volumes.volumes[m["Name"]])
+            volumes.events.publish("volume", "unmount", m["Name"], {"container": c.id, "driver": "local"})
 
 
 def in_use(containers: list[Container]) -> dict[str, list[str]]:

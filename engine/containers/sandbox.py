@@ -13,7 +13,8 @@ import os
 import stat
 from typing import Any
 
-from engine.containers import resources, spec as specs, users
+from engine.containers import resources, users
+from engine.containers import spec as specs
 from engine.containers.create import no_new_privileges, seccomp_mode
 from engine.containers.model import Container
 from engine.containers.resources import HostSupport

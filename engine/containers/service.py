@@ -5,6 +5,7 @@ remove, restart, wait, top, stats — on top of `Lifecycle` (start/stop/signals)
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
@@ -14,22 +15,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.api import schema
-from engine.containers import cgroups, mountplan, names
-from engine.containers.etcwriter import write_etc_files
-from engine.network.ports import requests_from
+from engine.containers import cgroups, mountplan, names, restart
 from engine.containers.create import command_of, merge_config, normalize_host_config
+from engine.containers.etcwriter import write_etc_files
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import (
-    DEAD, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, STATUSES, Container,
+    DEAD,
+    EXITED,
+    PAUSED,
+    REMOVING,
+    RESTARTING,
+    RUNNING,
+    STATUSES,
+    Container,
 )
 from engine.containers.registry import Registry
 from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.images import reference
 from engine.images.service import ImageService
+from engine.network.ports import requests_from
 from engine.util.filters import Filters
 from engine.util.timefmt import now_ns
 
 STATS_INTERVAL = 1.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class ContainerService:
         self.lifecycle = lifecycle
         self.images = images
         self.removal_hooks: list[Any] = []
+        self._backoff: dict[str, restart.Backoff] = {}
         lifecycle.on_exit_hooks.append(self._after_exit)
 
     def get(self, ref: str) -> Container:
@@ -117,6 +127,9 @@ class ContainerService:
 
     async def start(self, c: Container) -> None:
         """Start; a --rm container that cannot start is removed, as Docker does."""
+        if c.state.status not in (RESTARTING,):
+            c.state.restart_count = 0  # a manual start begins the policy's count anew
+            self._backoff.pop(c.id, None)
         try:
             await self.lifecycle.start(c)
         except EngineError as exc:
@@ -126,24 +139,33 @@ class ContainerService:
 
     # -- remove --------------------------------------------------------------------------
     async def remove(self, c: Container, force: bool = False, volumes: bool = False) -> None:
-        if c.state.status in (RUNNING, PAUSED, RESTARTING):
-            if not force:
-                if c.state.status == PAUSED:
-                    raise Conflict(f"You cannot remove a paused container {c.id}. Unpause and then stop the container before attempting removal or force remove")
-                raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before attempting removal or force remove")
-            c.state.manually_stopped = True
-            self.lifecycle.event(c, "kill", {"signal": str(int(signals.SIGKILL))})
-            await self.lifecycle.signal(c, signals.SIGKILL)
-            await self.lifecycle.wait_exit(c, 30)
-        async with self.registry.lock(c):
-            if c.id not in self.registry.by_id:
-                return  # removed meanwhile (--rm after the kill): what was asked is done
-            if c.state.status == REMOVING:
-                raise Conflict(f"removal of container {c.id} is already in progress")
-            if c.state.status in (RUNNING, PAUSED, RESTARTING):
-                raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before attempting removal or force remove")
-            c.state.status = REMOVING
-            await self._remove_locked(c, volumes)
+        running = (RUNNING, PAUSED, RESTARTING)
+        if c.state.status in running and not force:
+            if c.state.status == PAUSED:
+                raise Conflict(f"You cannot remove a paused container {c.id}. Unpause and then stop the container before attempting removal or force remove")
+            if c.state.status == RESTARTING:
+                raise Conflict(f"You cannot remove a restarting container {c.id}. Stop the container before attempting removal or force remove")
+            raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before attempting removal or force remove")
+        if force:
+            c.state.manually_stopped = True  # no restart policy brings it back from here on
+        for _attempt in range(5):
+            if c.state.status == RESTARTING:
+                self.lifecycle.cancel_restart(c)
+            if c.state.status in (RUNNING, PAUSED):
+                self.lifecycle.event(c, "kill", {"signal": str(int(signals.SIGKILL))})
+                await self.lifecycle.signal(c, signals.SIGKILL)
+                await self.lifecycle.wait_exit(c, 30)
+            async with self.registry.lock(c):
+                if c.id not in self.registry.by_id:
+                    return  # removed meanwhile (--rm after the kill): what was asked is done
+                if c.state.status == REMOVING:
+                    raise Conflict(f"removal of container {c.id} is already in progress")
+                if c.state.status in running:
+                    continue  # a restart slipped in before the kill: kill again
+                c.state.status = REMOVING
+                await self._remove_locked(c, volumes)
+                return
+        raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before attempting removal or force remove")
 
     async def _remove_locked(self, c: Container, volumes: bool) -> None:
         try:
@@ -168,8 +190,48 @@ class ContainerService:
         self.lifecycle.mark_removed(c)
 
     async def _after_exit(self, c: Container) -> None:
-        if c.host_config.get("AutoRemove") and c.state.status == EXITED and c.id in self.registry.by_id:
+        if c.id not in self.registry.by_id or c.state.status != EXITED:
+            return
+        if c.host_config.get("AutoRemove"):
             await self.remove(c, force=False, volumes=True)
+        elif restart.should_restart(c):
+            self.schedule_restart(c)
+
+    def schedule_restart(self, c: Container) -> None:
+        backoff = self._backoff.setdefault(c.id, restart.Backoff())
+        delay = backoff.next(max(0, c.state.finished_ns - c.state.started_ns))
+        c.state.status = RESTARTING
+        self.registry.save(c)
+        self.lifecycle.pending_restarts[c.id] = asyncio.get_running_loop().create_task(self._restart_later(c, delay))
+
+    async def _restart_later(self, c: Container, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with self.registry.lock(c):
+            if self.lifecycle.pending_restarts.get(c.id) is not asyncio.current_task():
+                return
+            del self.lifecycle.pending_restarts[c.id]
+            if c.state.status != RESTARTING or c.id not in self.registry.by_id:
+                return
+            if c.state.manually_stopped:
+                c.state.status = EXITED
+                self.registry.save(c)
+                return
+            c.state.restart_count += 1
+            try:
+                await self.lifecycle._start_locked(c)
+            except EngineError as exc:
+                log.warning("restart of %s failed: %s", c.short_id, exc.message)
+
+    async def restart_at_boot(self) -> None:
+        """Engine start: containers whose policy brings them back after their processes died."""
+        for c in self.registry.all():
+            if c.state.status == RESTARTING and c.id not in self.lifecycle.pending_restarts:
+                c.state.status = EXITED
+            if c.state.status == EXITED and restart.restart_at_boot(c):
+                try:
+                    await self.start(c)
+                except EngineError as exc:
+                    log.warning("could not restart %s at engine start: %s", c.short_id, exc.message)
 
     # -- rename, restart, wait ---------------------------------------------------------
     async def rename(self, c: Container, new_name: str) -> None:

@@ -19,8 +19,8 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import secrets
+import shutil
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,8 +28,8 @@ from typing import Any
 
 from engine.errors import InvalidArgument, NotFound
 from engine.images import reference
-from engine.images.store import Image, ImageStore
 from engine.images.config import image_id
+from engine.images.store import Image, ImageStore
 from engine.snapshots import tarsafe
 from engine.snapshots.layers import chain_id
 

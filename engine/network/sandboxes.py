@@ -178,6 +178,7 @@ class Sandboxes:
         for net, ep in endpoints:
             c.networks[net.name] = endpoint_settings(net, c.networks.get(net.name), ep)
             self.nets.save(net)
+            self.nets.events.publish("network", "connect", net.id, {"container": c.id, "name": net.name, "type": net.driver})
         c.sandbox_key = path
         c.ports = self._port_map(held)
         if socks is not None:
@@ -218,6 +219,7 @@ class Sandboxes:
                 # The veth pair goes with the namespace: the kernel destroys both once the
                 # last reference (our bind mount) is gone, without making us wait for it.
                 self.nets.save(net)
+                self.nets.events.publish("network", "disconnect", net.id, {"container": c.id, "name": net.name, "type": net.driver})
                 if net.name in c.networks:
                     c.networks[net.name] = endpoint_settings(net, c.networks[net.name])
         c.ports = {}

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 
-from engine.util import mounts
 from engine.snapshots.layers import LayerStore
+from engine.util import mounts
 from engine.util.mounts import Mount
 
 
