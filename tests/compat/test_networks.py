@@ -183,6 +183,12 @@ def test_internal_network_has_no_way_out(docker) -> None:  # type: ignore[no-unt
         docker("network", "rm", "inside")
 
 
+def test_dns_options_and_hostname(docker) -> None:  # type: ignore[no-untyped-def]
+    out = docker("run", "--rm", "--dns", "10.9.9.9", "--dns-search", "corp.example", "--dns-option", "ndots:2",
+                 "--hostname", "box1", "busybox", "sh", "-c", "cat /etc/resolv.conf; hostname").out
+    assert out.splitlines() == ["nameserver 10.9.9.9", "search corp.example", "options ndots:2", "box1"]
+
+
 def test_host_and_none_networks(docker) -> None:  # type: ignore[no-untyped-def]
     links = docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").out
     assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]

@@ -79,6 +79,12 @@ CREATE = "/v1.41/containers/create"
     (CREATE + "?name=bad%20name", json.dumps({"Image": "busybox"}).encode(), 400, "Invalid container name"),
     (CREATE + "?name=x", json.dumps({"Image": "busybox"}).encode(), 400, "Invalid container name"),
     (CREATE, json.dumps({"Image": "busybox", "HostConfig": {"CapAdd": ["NOT_A_CAP"]}}).encode(), 400, "unknown capability"),
+    (CREATE, json.dumps({"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "70000"}]}}}).encode(),
+     400, "invalid hostPort: 70000"),
+    (CREATE, json.dumps({"Image": "busybox", "HostConfig": {"PortBindings": {"0/tcp": [{"HostPort": "8080"}]}}}).encode(),
+     400, "invalid containerPort: 0"),
+    (CREATE, json.dumps({"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "1.2.3", "HostPort": "1"}]}}}).encode(),
+     400, "invalid IP address"),
     (CREATE, json.dumps({"Image": "busybox", "Cmd": [], "Entrypoint": [""]}).encode(), 201, ""),
 ])
 def test_create_rejects_bad_bodies(engine: EngineProcess, path: str, body: bytes, status: int, needle: str) -> None:
