@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := runc conmon nftables iproute2 redis-server busybox-static tini procps
-TEST_DEB_PACKAGES := docker.io docker-compose
+TEST_DEB_PACKAGES := docker.io docker-compose docker-registry apache2-utils
 
 .PHONY: up down test deps test-deps venv lint bench clean
 

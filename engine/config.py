@@ -50,6 +50,8 @@ class EngineConfig:
     log_level: str = "info"
     pidfile: str = ""
     debug: bool = False
+    insecure_registries: tuple[str, ...] = ()
+    certs_dirs: tuple[str, ...] = ("/etc/berth/certs.d", "/etc/docker/certs.d")
 
     @property
     def runc_root(self) -> str:
@@ -101,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-path", default="")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--pidfile", default="")
+    p.add_argument("--insecure-registry", action="append", dest="insecure_registries", default=[],
+                   help="registry host[:port] or CIDR to reach without TLS verification (repeatable)")
+    p.add_argument("--certs-dir", action="append", dest="certs_dirs", default=[],
+                   help="directory of per-registry TLS files, <dir>/<host:port>/ca.crt (default /etc/berth/certs.d and /etc/docker/certs.d)")
     return p
 
 
@@ -136,4 +142,6 @@ def from_args(ns: argparse.Namespace) -> EngineConfig:
         address_pool=ns.pool, nft_table=ns.nft_table, socket_group=ns.group, tls=tls, tls_verify=ns.tlsverify,
         tls_ca=ns.tlscacert, tls_cert=ns.tlscert, tls_key=ns.tlskey, runc=runc, conmon=conmon, init_binary=init,
         log_level=ns.log_level, pidfile=ns.pidfile, debug=ns.log_level == "debug",
+        insecure_registries=tuple(ns.insecure_registries),
+        certs_dirs=tuple(ns.certs_dirs) or ("/etc/berth/certs.d", "/etc/docker/certs.d"),
     )

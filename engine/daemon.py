@@ -27,9 +27,10 @@ from engine.api import build as build_api
 from engine.api import containers as containers_api
 from engine.api import images as images_api
 from engine.api import networks as networks_api
+from engine.api import registry as registry_api
 from engine.api import system as system_api
 from engine.api import volumes as volumes_api
-from engine.api.http import HttpServer, Reply, Request
+from engine.api.http import HttpServer, Request
 from engine.api.router import (
     API_VERSION,
     MIN_API_VERSION,
@@ -49,6 +50,7 @@ from engine.containers.service import ContainerService
 from engine.containers.store import ContainerStore
 from engine.events import EventBus
 from engine.images.config import host_architecture
+from engine.images.registry.client import RegistrySettings
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
 from engine.network.sandboxes import Sandboxes
@@ -114,6 +116,7 @@ class Daemon:
         self.images.users = self.containers
         self.execs = ExecService(self.lifecycle)
         self.router = Router()
+        self.pull_handler: Any = None  # set by the registry routes
         services = Services(self.events, self.images, self.containers, self.execs, self.networks, self.volumes, self)
         system_api.register(self.router, services)
         images_api.register(self.router, services)
@@ -121,6 +124,8 @@ class Daemon:
         networks_api.register(self.router, services)
         volumes_api.register(self.router, services)
         build_api.register(self.router, services)
+        registry_api.register(self.router, services, RegistrySettings(
+            certs_dirs=tuple(cfg.certs_dirs), insecure=tuple(cfg.insecure_registries)))
         self.server = HttpServer(self.router.dispatch, common_headers(f"Berth/{__version__} (linux)"))
         self._versions: dict[str, str] = {}
         self._stopping = asyncio.Event()
@@ -316,14 +321,8 @@ class Daemon:
                    for v in self.volumes.volumes.values()]
         return {"LayersSize": layers_size, "Images": images, "Containers": containers, "Volumes": volumes, "BuildCache": []}
 
-    async def pull(self, req: Request) -> Reply:
-        name = req.arg("fromImage") or ""
-        tag = req.arg("tag") or "latest"
-        return Reply.error(
-            500,
-            f"pulling {name}:{tag} failed: this engine cannot pull from registries yet; "
-            "use `docker load`, `docker import` or `python -m engine bootstrap busybox`",
-        )
+    async def pull(self, req: Request) -> Any:
+        return await self.pull_handler(req)
 
 
 def network_settings(cfg: EngineConfig) -> NetworkSettings:

@@ -119,6 +119,15 @@ class ImageService:
             self.store.untag(ref)
             record.untag(ref.familiar())
             self._emit("untag", img.id, ref.familiar())
+            remaining = self.store.refs_of(img.id)
+            same_repo = [r for r in remaining if r.name == ref.name]
+            if ref.tag and same_repo and all(r.digest and not r.tag for r in same_repo) \
+                    and not any(r.tag for r in remaining if r.name == ref.name):
+                # Docker: once the last tag of a repository goes, its digest references go too
+                for r in same_repo:
+                    self.store.untag(r)
+                    record.untag(r.familiar())
+                    self._emit("untag", img.id, r.familiar())
             if self.store.refs_of(img.id):
                 return record.items
             removed_ref = True

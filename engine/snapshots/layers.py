@@ -81,13 +81,15 @@ class _Decompressing:
         elif head.startswith(b"\xfd7zXZ\x00"):
             inner = lzma.LZMAFile(inner)  # type: ignore[assignment]
         elif head.startswith(b"\x28\xb5\x2f\xfd"):
-            raise InvalidArgument("zstd-compressed archives are not supported")
+            import zstandard
+
+            inner = zstandard.ZstdDecompressor().stream_reader(inner)  # type: ignore[assignment]
         self.inner = inner
 
     def read(self, n: int = -1) -> bytes:
         try:
             return self.inner.read(n)
-        except (OSError, EOFError, lzma.LZMAError) as exc:
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
             raise InvalidArgument(f"invalid compressed archive: {exc}") from None
 
 
@@ -250,6 +252,49 @@ class LayerStore:
         finally:
             if os.path.exists(spool):
                 os.unlink(spool)
+
+    # -- compressed blobs (for registries) ---------------------------------------
+    def keep_compressed(self, layer: Layer, path: str, digest: str, size: int) -> None:
+        """Keep the gzip blob a layer was pulled as, so pushing it again sends the same digest."""
+        target = os.path.join(layer.path, "layer.tar.gz")
+        os.replace(path, target)
+        atomic_write_json(os.path.join(layer.path, "blob.json"), {"digest": digest, "size": size})
+
+    def compressed(self, layer: Layer) -> tuple[str, str, int]:
+        """The layer's gzip blob (path, digest, size), made once and kept."""
+        target = os.path.join(layer.path, "layer.tar.gz")
+        meta_path = os.path.join(layer.path, "blob.json")
+        try:
+            with open(meta_path, encoding="utf-8") as f:
+                meta = json.load(f)
+            if os.path.exists(target):
+                return target, meta["digest"], int(meta["size"])
+        except (FileNotFoundError, ValueError, KeyError):
+            pass
+        tmp = target + ".tmp-" + secrets.token_hex(4)
+        digest = hashlib.sha256()
+        size = 0
+        with open(layer.tar, "rb") as src, open(tmp, "wb") as raw:
+            class _Tee:
+                def write(self, data: bytes) -> int:
+                    nonlocal size
+                    digest.update(data)
+                    size += len(data)
+                    return raw.write(data)
+
+                def flush(self) -> None:
+                    raw.flush()
+
+            with gzip.GzipFile(fileobj=_Tee(), mode="wb", mtime=0) as gz:  # type: ignore[arg-type]
+                while True:
+                    block = src.read(1 << 20)
+                    if not block:
+                        break
+                    gz.write(block)
+        os.replace(tmp, target)
+        result = ("sha256:" + digest.hexdigest(), size)
+        atomic_write_json(meta_path, {"digest": result[0], "size": result[1]})
+        return target, result[0], result[1]
 
     # -- removing layers -------------------------------------------------------
     def remove(self, chain: str) -> None:

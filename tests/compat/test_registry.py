@@ -1,0 +1,230 @@
+"""Pull, push and login against Debian's docker-registry on loopback, with the real docker CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.engine.test_tls import make_pki
+from tests.support.engine import EngineProcess
+from tests.support.registry import FlakyProxy, Registry, http_json, start_registry
+
+pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None, reason="Debian's docker-registry is not installed")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    reg = start_registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+def _layered_image(engine: EngineProcess, tmp_path: Path, tag: str, extra: str) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox\nRUN echo one > /one\nRUN head -c 3000000 /dev/urandom > /blob-{extra}\n")
+    r = subprocess.run(["/usr/local/bin/docker", "build", "-q", "-t", tag, str(tmp_path)],
+                       env={**engine.env, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_push_remove_pull_run_and_digest(engine: EngineProcess, registry: Registry, tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
+    name = f"{registry.host}/course/app"
+    _layered_image(engine, tmp_path, f"{name}:v1", "a")
+    push = docker("push", f"{name}:v1")
+    assert push.returncode == 0, push.stderr
+    assert "Pushed" in push.stdout and "v1: digest: sha256:" in push.stdout
+    digest = push.stdout.split("digest: ")[1].split()[0]
+    image_id = docker("image", "inspect", "-f", "{{.Id}}", f"{name}:v1", check=True).out
+    docker("rmi", f"{name}:v1", check=True)
+    pull = docker("pull", f"{name}:v1")
+    assert pull.returncode == 0, pull.stderr
+    assert f"Digest: {digest}" in pull.stdout and "Status: Downloaded newer image" in pull.stdout
+    assert docker("image", "inspect", "-f", "{{.Id}}", f"{name}:v1", check=True).out == image_id
+    assert docker("run", "--rm", f"{name}:v1", "cat", "/one").out == "one"
+    assert f"Status: Image is up to date for {name}:v1" in docker("pull", f"{name}:v1").stdout
+    docker("rmi", f"{name}:v1", check=True)
+    by_digest = docker("pull", f"{name}@{digest}")
+    assert by_digest.returncode == 0, by_digest.stderr
+    assert f"{name}@{digest}" in docker("images", "--digests", "--format", "{{.Repository}}@{{.Digest}}").out
+    # a second image on top of the first shares its layers: they are skipped
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "Dockerfile").write_text(f"FROM {name}@{digest}\nRUN echo two > /two\n")
+    r = subprocess.run(["/usr/local/bin/docker", "build", "-q", "-t", f"{name}:v2", str(second)],
+                       env={**engine.env, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    push2 = docker("push", f"{name}:v2", check=True).stdout
+    assert push2.count("Layer already exists") == 3, push2
+    assert push2.count("Pushed") == 1
+    docker("rmi", f"{name}:v2", f"{name}@{digest}", check=True)
+
+
+def test_pull_errors_leave_no_partial_image(engine: EngineProcess, tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
+    registry = start_registry(tmp_path / "own-registry")  # its storage holds only this test's blobs
+    try:
+        _check_pull_errors(engine, registry, tmp_path, docker)
+    finally:
+        registry.stop()
+
+
+def _check_pull_errors(engine: EngineProcess, registry: Registry, tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
+    name = f"{registry.host}/broken/app"
+    _layered_image(engine, tmp_path, f"{name}:v1", "c")
+    docker("push", f"{name}:v1", check=True)
+    docker("rmi", f"{name}:v1", check=True)
+    # the largest blob in the registry's storage is our random layer: corrupt it
+    blobs = sorted((p for p in registry.storage.rglob("data") if p.is_file()), key=lambda p: p.stat().st_size)
+    victim = blobs[-1]
+    original = victim.read_bytes()
+    victim.write_bytes(original[:-10] + b"0123456789")
+    images_before = docker("images", "-q").out
+    r = docker("pull", f"{name}:v1")
+    assert r.returncode != 0 and "verification failed" in (r.stderr + r.stdout)
+    assert docker("images", "-q").out == images_before
+    victim.write_bytes(original)
+    assert docker("pull", f"{name}:v1").returncode == 0
+    docker("rmi", f"{name}:v1", check=True)
+
+    # unknown tags and repositories
+    r = docker("pull", f"{registry.host}/nothing/here:v9")
+    assert r.returncode != 0 and "not found" in r.stderr
+
+
+def test_dropped_connections_resume_or_fail_cleanly(engine: EngineProcess, registry: Registry, tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
+    proxy = FlakyProxy(registry.port, cut_after=100_000).start()
+    try:
+        name = f"127.0.0.1:{proxy.port}/flaky/app"
+        proxy.cut_after = None
+        _layered_image(engine, tmp_path, f"{name}:v1", "d")
+        docker("push", f"{name}:v1", check=True)
+        docker("rmi", f"{name}:v1", check=True)
+        proxy.cut_after = 100_000  # every blob download stops after 100 kB
+        images_before = docker("images", "-q").out
+        r = docker("pull", f"{name}:v1", timeout=120)
+        assert r.returncode != 0 and "failed to download layer" in r.stderr
+        assert docker("images", "-q").out == images_before
+        proxy.cut_after = None
+        again = docker("pull", f"{name}:v1", timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert docker("run", "--rm", f"{name}:v1", "cat", "/one").out == "one"
+        docker("rmi", f"{name}:v1", check=True)
+        # one cut per attempt, then a clean resume: the pull succeeds on its own
+        proxy.cut_after = 150_000
+        cuts = proxy.cuts
+
+        def heal() -> None:
+            import time
+
+            while proxy.cuts == cuts:
+                time.sleep(0.05)
+            proxy.cut_after = None
+
+        import threading
+
+        threading.Thread(target=heal, daemon=True).start()
+        resumed = docker("pull", f"{name}:v1", timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        docker("rmi", f"{name}:v1", check=True)
+    finally:
+        proxy.stop()
+
+
+def test_manifest_for_another_platform(engine: EngineProcess, registry: Registry) -> None:
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("hello")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    config = json.dumps({"architecture": "arm64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    base = f"http://{registry.host}/v2/other/arch"
+    for blob in (layer_bytes, config):
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        location = _start_upload(base)
+        http_json(f"{location}{'&' if '?' in location else '?'}digest={digest}", "PUT", blob,
+                  {"Content-Type": "application/octet-stream"})
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(config),
+                                      "digest": "sha256:" + hashlib.sha256(config).hexdigest()},
+                           "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar", "size": len(layer_bytes),
+                                       "digest": diff_id}]}).encode()
+    mdigest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    http_json(f"{base}/manifests/arm", "PUT", manifest, {"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"})
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                        "manifests": [{"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                       "size": len(manifest), "digest": mdigest,
+                                       "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}}]}).encode()
+    http_json(f"{base}/manifests/multi", "PUT", index, {"Content-Type": "application/vnd.docker.distribution.manifest.list.v2+json"})
+    before = engine.docker("images", "-q").out
+    r = engine.docker("pull", f"{registry.host}/other/arch:multi")
+    assert r.returncode != 0 and "no matching manifest for linux/amd64" in r.stderr
+    assert engine.docker("images", "-q").out == before
+
+
+def _start_upload(base: str) -> str:
+    import urllib.request
+
+    req = urllib.request.Request(f"{base}/blobs/uploads/", method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback registry only
+        location = resp.headers["Location"]
+    return location if location.startswith("http") else base.split("/v2/")[0] + location
+
+
+def test_login_and_auth(engine: EngineProcess, tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
+    reg = start_registry(tmp_path / "authreg", htpasswd=("alice", "s3cret-pw"))
+    try:
+        name = f"{reg.host}/private/app"
+        docker("tag", "busybox", f"{name}:v1", check=True)
+        denied = docker("push", f"{name}:v1")
+        assert denied.returncode != 0 and ("authentication required" in denied.stderr or "no basic auth" in denied.stderr)
+        bad = docker("login", "-u", "alice", "--password-stdin", reg.host, input="wrong\n")
+        assert bad.returncode != 0 and "unauthorized" in bad.stderr.lower()
+        ok = docker("login", "-u", "alice", "--password-stdin", reg.host, input="s3cret-pw\n")
+        assert ok.returncode == 0 and "Login Succeeded" in ok.stdout
+        assert docker("push", f"{name}:v1").returncode == 0
+        docker("rmi", f"{name}:v1", check=True)
+        assert docker("pull", f"{name}:v1").returncode == 0
+        docker("logout", reg.host, check=True)
+        docker("rmi", f"{name}:v1", check=True)
+        r = docker("pull", f"{name}:v1")
+        assert r.returncode != 0 and ("authentication required" in r.stderr or "denied" in r.stderr)
+        # the engine keeps no credentials
+        assert "s3cret-pw" not in subprocess.run(["grep", "-r", "s3cret-pw", str(engine.root)], capture_output=True, text=True).stdout
+    finally:
+        reg.stop()
+
+
+def test_tls_registry_with_a_test_ca(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the engine needs root")
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_pki(pki)
+    reg = start_registry(tmp_path / "tlsreg", tls=(pki / "server.pem", pki / "server-key.pem"))
+    certs = tmp_path / "certs.d"
+    (certs / reg.host).mkdir(parents=True)
+    shutil.copy(pki / "ca.pem", certs / reg.host / "ca.crt")
+    e = EngineProcess()
+    e.start(["--certs-dir", str(certs)])
+    try:
+        e.bootstrap_busybox()
+        name = f"{reg.host}/secure/app"
+        e.docker("tag", "busybox", f"{name}:v1", check=True)
+        r = e.docker("push", f"{name}:v1")
+        assert r.returncode == 0, r.stderr
+        e.docker("rmi", f"{name}:v1", check=True)
+        assert e.docker("pull", f"{name}:v1").returncode == 0
+    finally:
+        leaks = e.cleanup()
+        reg.stop()
+    assert not leaks  # the registry speaks only TLS, so the round trip above went over it
