@@ -27,8 +27,11 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.views import static
 
-# Websocket routes of every app go here (consumers for logs, stats, events, exec).
-websocket_urlpatterns: list = []
+from console.containers.routing import websocket_urlpatterns as container_ws
+from console.endpoints.routing import websocket_urlpatterns as endpoint_ws
+
+# Websocket routes of every app (consumers for logs, stats, events, exec).
+websocket_urlpatterns: list = [*endpoint_ws, *container_ws]
 
 
 class CollectedStaticFiles(ASGIStaticFilesHandler):

@@ -1,4 +1,8 @@
-"""The console's URLs: each app brings its own urls module."""
+"""The console's URLs.
+
+Per-endpoint pages live under /endpoints/<eid>/ (so a page is a link that names
+its engine); /api/ is the REST API; each app brings its own urls module.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("console.endpoints.urls")),
+    path("endpoints/<int:eid>/containers/", include("console.containers.urls")),
+    path("api/", include("console.api.urls")),
+    path("", include("console.audit.urls")),
     path("", include("console.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

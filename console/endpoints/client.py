@@ -10,11 +10,14 @@ is. The client is closed when the block ends.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import docker
 import docker.errors
+import docker.tls
 import requests
 
 DEFAULT_TIMEOUT = 10.0  # seconds for one API call
@@ -34,7 +37,7 @@ class EngineError(Exception):
 
 
 @contextmanager
-def connect(url: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[docker.DockerClient]:
+def connect(url: str, timeout: float = DEFAULT_TIMEOUT, tls: docker.tls.TLSConfig | None = None) -> Iterator[docker.DockerClient]:
     """A Docker SDK client for the engine at `url` (an Endpoint's url), with errors translated to EngineError.
 
     The client negotiates the API version with the engine as it is made, so an
@@ -42,7 +45,7 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[docker.Docke
     """
     client = None
     try:
-        client = docker.DockerClient(base_url=url, version="auto", timeout=timeout)
+        client = docker.DockerClient(base_url=_http_url(url, tls), version="auto", timeout=timeout, tls=tls or False)
         yield client
     except docker.errors.APIError as exc:
         raise EngineError(f"the engine at {url} refused: {exc.explanation or exc}", exc.status_code) from exc
@@ -51,6 +54,40 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[docker.Docke
     finally:
         if client is not None:
             client.close()
+
+
+@contextmanager
+def endpoint_client(endpoint: object, timeout: float = DEFAULT_TIMEOUT) -> Iterator[docker.DockerClient]:
+    """`connect()` for an Endpoint, with its TLS client certificate when it has one.
+
+    The PEM texts are written to a private temporary directory for the life of the
+    client (the SDK wants files) and removed afterwards.
+    """
+    url = getattr(endpoint, "url")
+    cert, key, ca = (getattr(endpoint, "tls_cert", ""), getattr(endpoint, "tls_key", ""), getattr(endpoint, "tls_ca", ""))
+    if not (cert and key):
+        with connect(url, timeout) as client:
+            yield client
+        return
+    with tempfile.TemporaryDirectory(prefix="berth-tls-") as d:
+        paths = {}
+        for name, text in (("cert.pem", cert), ("key.pem", key), ("ca.pem", ca)):
+            if text:
+                path = os.path.join(d, name)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+                paths[name] = path
+        tls = docker.tls.TLSConfig(client_cert=(paths["cert.pem"], paths["key.pem"]),
+                                   ca_cert=paths.get("ca.pem"), verify=bool(ca))
+        with connect(url, timeout, tls) as client:
+            yield client
+
+
+def _http_url(url: str, tls: object) -> str:
+    if tls and url.startswith("tcp://"):
+        return "https://" + url[len("tcp://"):]
+    return url
 
 
 def _reason(exc: BaseException, timeout: float) -> str:

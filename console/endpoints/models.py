@@ -20,14 +20,27 @@ class Endpoint(models.Model):
 
     `url` is where the engine's Docker Engine API listens: unix:///path/to/socket
     or tcp://host:port. The endpoint named "local" is the engine on this host; it
-    is (re)registered from BERTH_ENGINE_HOST after every migrate. TLS material for
-    tcp endpoints comes with multi-host support; until then tcp means plain HTTP,
-    which the engine only offers on loopback.
+    is (re)registered from BERTH_ENGINE_HOST after every migrate. A tcp endpoint with
+    TLS material is reached with mutual TLS; without, over plain HTTP (which Berth
+    engines only offer on loopback).
     """
 
     name = models.SlugField(max_length=64, unique=True)
     url = models.CharField(max_length=255, validators=[validate_engine_url])
+    # Mutual TLS for tcp:// endpoints, Docker's conventions: the CA that signed the
+    # engine's certificate, and this console's client certificate and key (PEM).
+    tls_ca = models.TextField(blank=True, default="")
+    tls_cert = models.TextField(blank=True, default="")
+    tls_key = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+    @property
+    def is_local(self) -> bool:
+        return self.name == LOCAL_ENDPOINT
 
     class Meta:
         ordering = ("name",)

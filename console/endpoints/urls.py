@@ -5,5 +5,8 @@ from django.urls import path
 from console.endpoints import views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", views.home, name="home"),
+    path("endpoints/", views.endpoint_list, name="endpoint-list"),
+    path("endpoints/switch/", views.switch, name="endpoint-switch"),
+    path("endpoints/<int:eid>/", views.dashboard, name="dashboard"),
 ]

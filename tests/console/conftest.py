@@ -21,6 +21,14 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "console.settings"
 os.environ["BERTH_VAR_DIR"] = tempfile.mkdtemp(prefix="berth-console-tests-")
 atexit.register(shutil.rmtree, os.environ["BERTH_VAR_DIR"], ignore_errors=True)
 
+# A real Redis for the channel layer (consumer tests), when the host has redis-server.
+if shutil.which("redis-server"):
+    from tests.support.redis import RedisServer
+
+    _redis = RedisServer().start()
+    atexit.register(_redis.stop)
+    os.environ["REDIS_URL"] = _redis.url
+
 import django
 
 django.setup()

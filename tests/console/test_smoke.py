@@ -79,7 +79,7 @@ def test_it_refuses_a_wrong_password(client, password_file) -> None:  # type: ig
 def test_dashboard_shows_an_unreachable_engine(admin_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     missing = tmp_path / "missing.sock"
     Endpoint.objects.filter(name=LOCAL_ENDPOINT).update(url=f"unix://{missing}")
-    response = admin_client.get("/")
+    response = admin_client.get("/", follow=True)
     assert response.status_code == 200
     body = response.content.decode()
     assert "Unreachable" in body
@@ -90,7 +90,7 @@ def test_dashboard_shows_an_unreachable_engine(admin_client, tmp_path) -> None: 
 
 def test_dashboard_has_an_empty_state(admin_client) -> None:  # type: ignore[no-untyped-def]
     Endpoint.objects.all().delete()
-    response = admin_client.get("/")
+    response = admin_client.get("/", follow=True)
     assert response.status_code == 200
     assert b"No endpoints yet" in response.content
 
@@ -98,7 +98,7 @@ def test_dashboard_has_an_empty_state(admin_client) -> None:  # type: ignore[no-
 def test_dashboard_shows_a_live_engine(admin_client, engine) -> None:  # type: ignore[no-untyped-def]
     """Against a real engine (started by tests/conftest.py's fixture; skipped unless root)."""
     Endpoint.objects.filter(name=LOCAL_ENDPOINT).update(url=engine.host)
-    response = admin_client.get("/")
+    response = admin_client.get("/", follow=True)
     body = response.content.decode()
     assert response.status_code == 200
     assert "Unreachable" not in body, body
