@@ -12,8 +12,9 @@ from engine.api.router import Router, query_bool
 from engine.api.services import Services
 from engine.build import dockerfile
 from engine.build.context import BuildContext
-from engine.build.executor import Build, build_stream, remove_workdir
+from engine.build.executor import Build
 from engine.build.state import BuildOptions
+from engine.build.stream import build_stream, remove_workdir
 from engine.errors import InvalidArgument
 from engine.images import reference
 from engine.util.threadstream import spool

@@ -12,19 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import secrets
-import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 
 from engine.build import shellwords
-from engine.build.context import BuildContext, ContextError, Source, content_hash
-from engine.build.copying import copy_into
+from engine.build.context import BuildContext
 from engine.build.dockerfile import Dockerfile, Instruction
 from engine.build.instructions import apply, parse_healthcheck
+from engine.build.layer_steps import LayerSteps
 from engine.build.state import (
     PREDEFINED_ARGS,
+    BuildError,
     BuildOptions,
     Stage,
     cache_key,
@@ -33,33 +30,17 @@ from engine.build.state import (
     nop,
     scratch_config,
 )
-from engine.containers import users
-from engine.containers.logs import LogOptions, read_logs
-from engine.containers.sandbox import read_rootfs_file
 from engine.containers.service import ContainerService
-from engine.errors import EngineError, InvalidArgument, NotFound
+from engine.errors import InvalidArgument
 from engine.images import reference
 from engine.images.config import encode
 from engine.images.service import ImageService
 from engine.images.store import Image
-from engine.snapshots.rootfs import Rootfs
 
 log = logging.getLogger(__name__)
-RUNCONFIG_MOUNT_POINTS = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
-RUNCONFIG_MOUNT_DIRS = ("dev", "proc", "sys")
 
 
-class BuildError(EngineError):
-    """A step failed; `code` is what the CLI exits with."""
-
-    status = 400
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Build:
+class Build(LayerSteps):
     """One build: a context, a parsed Dockerfile, options; `run` yields the JSON-lines stream."""
 
     def __init__(self, images: ImageService, containers: ContainerService, ctx: BuildContext, df: Dockerfile,
@@ -299,173 +280,6 @@ class Build:
         return list(self.store.images[stage.image_id].chain) if stage.image_id else []
 
     # -- WORKDIR, COPY, ADD -----------------------------------------------------------------------
-    async def _workdir(self, stage: Stage, ins: Instruction) -> None:
-        path = shellwords.expand(ins.args, stage.env(), self.df.escape)
-        if not path:
-            raise BuildError(f"WORKDIR requires exactly one argument (line {ins.line})")
-        config = apply(stage.config, "WORKDIR", path)
-        created_by = f"/bin/sh -c #(nop) WORKDIR {config['WorkingDir']}"
-        key = cache_key(stage.image_id, created_by, config)
-        hit = self._cached(stage, key)
-        if hit is not None:
-            self._use(stage, hit, cached=True)
-            return
-        await self._in_rootfs(stage, created_by, config, key, lambda rootfs: _mkdir_in(rootfs, config["WorkingDir"]))
-
-    async def _copy(self, stage: Stage, ins: Instruction) -> None:
-        env, esc = stage.env(), self.df.escape
-        args = list(ins.json_args) if ins.json_args is not None else shellwords.words(ins.args, env, esc)
-        if ins.json_args is not None:
-            args = [shellwords.expand(a, env, esc) for a in args]
-        if len(args) < 2:
-            raise BuildError(f"{ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined. (line {ins.line})")
-        *patterns, dest = args
-        from_ref = ins.flags.get("from")
-        mounted: Rootfs | None = None
-        try:
-            if from_ref:
-                root, mounted = self._from_root(from_ref)
-                ctx = BuildContext(root)
-            else:
-                ctx = self.ctx
-            sources: list[Source] = []
-            for pattern in patterns:
-                if ins.keyword == "ADD" and pattern.startswith(("http://", "https://")):
-                    raise BuildError(f"ADD from a URL is not supported by this engine: {pattern}")
-                try:
-                    sources.extend(ctx.match(pattern))
-                except ContextError as exc:
-                    raise BuildError(f"{ins.keyword} failed: {exc.message}") from None
-            digest = await asyncio.to_thread(content_hash, sources)
-            kind = "multi" if len(sources) > 1 else "dir" if os.path.isdir(sources[0].path) else "file"
-            created_by = f"/bin/sh -c #(nop) {ins.keyword} {kind}:{digest} in {dest} "
-            config = dict(stage.config)
-            key = cache_key(stage.image_id, created_by, config, json.dumps(ins.flags, sort_keys=True))
-            hit = self._cached(stage, key)
-            if hit is not None:
-                self._use(stage, hit, cached=True)
-                return
-            chown = ins.flags.get("chown", "")
-            workdir = config.get("WorkingDir") or "/"
-            unpack = ins.keyword == "ADD"
-
-            def work(rootfs: str) -> None:
-                owner = None
-                if chown:
-                    u = users.resolve(chown, read_rootfs_file(rootfs, "/etc/passwd"), read_rootfs_file(rootfs, "/etc/group"))
-                    owner = (u.uid, u.gid)
-                copy_into(rootfs, sources, dest, workdir, owner, unpack)
-
-            await self._in_rootfs(stage, created_by, config, key, work)
-        finally:
-            if mounted is not None:
-                mounted.remove()
-
-    def _from_root(self, ref: str) -> tuple[str, Rootfs]:
-        previous = next((s for s in self.stages if s.name == ref.lower()), None)
-        if previous is not None:
-            chain = self._chain(previous)
-        else:
-            img = self.store.find(ref)
-            if img is None:
-                raise BuildError(f"invalid from flag value {ref}: no stage or image with that name")
-            chain = list(img.chain)
-        rootfs = Rootfs(self.layers, os.path.join(self.workdir, "from-" + secrets.token_hex(4)))
-        return rootfs.mount(chain), rootfs
-
-    async def _in_rootfs(self, stage: Stage, created_by: str, config: dict[str, Any], key: str, work: Any) -> None:
-        rootfs = Rootfs(self.layers, os.path.join(self.workdir, "step-" + secrets.token_hex(4)))
-        try:
-            merged = rootfs.mount(self._chain(stage))
-            try:
-                await asyncio.to_thread(work, merged)
-            finally:
-                rootfs.unmount()
-            self._use(stage, self._commit_dir(stage, rootfs.upper, created_by, config, key), cached=False)
-        finally:
-            rootfs.remove()
-
-    # -- RUN --------------------------------------------------------------------------------------
-    async def _run(self, stage: Stage, ins: Instruction) -> None:
-        if ins.flags:
-            raise BuildError(f"the --{next(iter(ins.flags))} option requires BuildKit")
-        cmd = list(ins.json_args) if ins.json_args is not None else [*stage.shell(), ins.args]
-        build_env = [f"{k}={v}" for k, v in sorted(stage.args.items())]
-        prefix = f"|{len(build_env)} {' '.join(build_env)} " if build_env else ""
-        created_by = prefix + (" ".join(cmd) if ins.json_args is None else go_quote_list(cmd))
-        config = dict(stage.config)
-        key = cache_key(stage.image_id, created_by, config)
-        hit = self._cached(stage, key)
-        if hit is not None:
-            self._use(stage, hit, cached=True)
-            return
-        if not stage.image_id:
-            raise BuildError("RUN needs a base image with a shell: use FROM with an image, not scratch only")
-        env_keys = {e.partition("=")[0] for e in config.get("Env") or []}
-        env = list(config.get("Env") or []) + [e for e in build_env if e.partition("=")[0] not in env_keys]
-        body = {
-            "Image": stage.image_id, "Cmd": cmd, "Entrypoint": [""], "Env": env, "User": config.get("User") or "",
-            "WorkingDir": config.get("WorkingDir") or "", "Labels": {}, "Healthcheck": {"Test": ["NONE"]},
-            "AttachStdout": True, "AttachStderr": True,
-            "HostConfig": {"NetworkMode": self.opts.network_mode or "default"},
-        }
-        c = await self.containers.create(body, None)
-        self.say(f" ---> Running in {c.short_id}\n")
-        keep = False
-        failed = True
-        committed: Image | None = None
-        try:
-            code = await self._run_container(c)
-            if code != 0:
-                keep = self.opts.force_rm is False and not self.opts.rm
-                shown = " ".join(cmd) if ins.json_args is None else " ".join(cmd)
-                raise BuildError(f"The command '{shown}' returned a non-zero code: {code}", code)
-            upper = self.containers.registry.store.paths(c.id).fs + "/upper"
-            _drop_runtime_mountpoints(upper, self.layers, self._chain(stage))
-            committed = self._commit_dir(stage, upper, created_by, config, key)
-            failed = False
-        finally:
-            if not keep and c.id in self.containers.registry.by_id:
-                await self.containers.remove(c, force=True, volumes=True)
-                if not failed and (self.opts.rm or self.opts.force_rm):
-                    self.say(f"Removing intermediate container {c.short_id}\n")
-        if committed is not None:
-            self._use(stage, committed, cached=False)
-
-    async def _run_container(self, c: Any) -> int:
-        path = self.containers.registry.store.paths(c.id).log
-        exited = self.containers.lifecycle.exit_future(c)
-        await self.containers.start(c)
-
-        def running() -> bool:
-            return not exited.done()
-
-        async for chunk in read_logs(path, LogOptions(follow=True), True, running):
-            self.say(chunk.decode(errors="replace"))
-        return await asyncio.shield(exited)
-
-
-def _mkdir_in(rootfs: str, path: str) -> None:
-    from engine.build.copying import _makedirs
-
-    _makedirs(rootfs, path, None)
-
-
-def _drop_runtime_mountpoints(upper: str, layers: Any, chain: list[str]) -> None:
-    """Files and dirs runc made as mount points for /etc/hosts, /proc, ... are not the build's."""
-    lowers = [layers.get(c).diff for c in chain]
-    for rel in RUNCONFIG_MOUNT_POINTS + RUNCONFIG_MOUNT_DIRS:
-        path = os.path.join(upper, rel)
-        if not os.path.lexists(path) or any(os.path.lexists(os.path.join(low, rel)) for low in lowers):
-            continue
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                if not os.listdir(path):
-                    os.rmdir(path)
-            elif os.path.getsize(path) == 0:
-                os.unlink(path)
-        except OSError:
-            pass
 
 
 def _short(image_id: str) -> str:
@@ -478,59 +292,3 @@ def _ok_ref(text: str) -> bool:
         return True
     except InvalidArgument:
         return False
-
-
-async def build_stream(build: Build, tags: list[reference.Reference], cleanup: Any) -> AsyncIterator[bytes]:
-    """Run the build in the background and yield its JSON lines as they come."""
-    from engine.api.streams import error_line, json_line
-
-    async def work() -> None:
-        try:
-            image_id = await build.run()
-            build.out.put_nowait({"aux": {"ID": image_id}})
-            for ref in tags:
-                build.images.tag(build.store.images[image_id], ref)
-            if build.opts.quiet:
-                build.out.put_nowait({"stream": image_id + "\n"})
-            else:
-                build.out.put_nowait({"stream": f"Successfully built {_short(image_id)}\n"})
-                for ref in tags:
-                    build.out.put_nowait({"stream": f"Successfully tagged {ref.familiar()}\n"})
-        except BuildError as exc:
-            build.out.put_nowait({"__error__": exc.message, "code": exc.code})
-        except NotFound as exc:
-            build.out.put_nowait({"__error__": exc.message, "code": 1})
-        except EngineError as exc:
-            build.out.put_nowait({"__error__": exc.message, "code": 1})
-        except Exception as exc:  # noqa: BLE001 - reported in the stream, the engine carries on
-            log.exception("build failed")
-            build.out.put_nowait({"__error__": f"build failed: {exc}", "code": 1})
-        finally:
-            build.out.put_nowait(None)
-
-    task = asyncio.create_task(work())
-    try:
-        while True:
-            item = await build.out.get()
-            if item is None:
-                break
-            if "__error__" in item:
-                yield error_line(item["__error__"], item["code"])
-            else:
-                yield json_line(item)
-    finally:
-        if not task.done():
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        cleanup()
-
-
-def remove_workdir(path: str) -> None:
-    from engine.util import mounts
-
-    for point in mounts.mounts_under(path):
-        mounts.unmount(point, detach=True)
-    shutil.rmtree(path, ignore_errors=True)

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.errors import EngineError
 from engine.images.config import host_architecture
 from engine.util.timefmt import rfc3339_now
 
@@ -15,6 +16,16 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 # Proxy variables never trigger the "build-args were not consumed" warning.
 PREDEFINED_ARGS = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
                    "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
+
+
+class BuildError(EngineError):
+    """A step failed; `code` is what the CLI exits with."""
+
+    status = 400
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
