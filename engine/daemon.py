@@ -30,7 +30,7 @@ from engine.api import networks as networks_api
 from engine.api import registry as registry_api
 from engine.api import system as system_api
 from engine.api import volumes as volumes_api
-from engine.api.http import HttpServer, Request
+from engine.api.http import Request
 from engine.api.router import (
     API_VERSION,
     MIN_API_VERSION,
@@ -38,6 +38,7 @@ from engine.api.router import (
     common_headers,
     version_string,
 )
+from engine.api.server import HttpServer
 from engine.api.services import Services
 from engine.config import ConfigError, EngineConfig
 from engine.containers import cgroups, mountplan
