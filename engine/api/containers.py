@@ -16,9 +16,9 @@ from engine.containers.attach import (
     parse_detach_keys,
     pipe,
 )
+from engine.containers.conmon import connect_attach, resize
 from engine.containers.logs import LogOptions, read_logs
 from engine.containers.model import PAUSED, RESTARTING, RUNNING
-from engine.containers.runtime import connect_attach, resize
 from engine.containers.service import ListOptions
 from engine.errors import Conflict, InvalidArgument
 from engine.util.filters import Filters

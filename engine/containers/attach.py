@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from engine.api.http import RawStream
-from engine.containers.runtime import STDERR_PIPE, STDOUT_PIPE
+from engine.containers.conmon import STDERR_PIPE, STDOUT_PIPE
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from engine.api.http import RawStream
 from engine.containers import spec as specs
 from engine.containers import users
 from engine.containers.attach import AttachOptions, frame, parse_detach_keys, pipe
+from engine.containers.conmon import ExecProcess, exec_failure_code, resize
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import PAUSED, RUNNING, Container
-from engine.containers.runtime import ExecProcess, exec_failure_code, resize
 from engine.containers.sandbox import container_env, read_rootfs_file
 from engine.errors import Conflict, InvalidArgument, NotFound
 from engine.util.fs import atomic_write_json

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from engine.containers import cgroups, mountplan
 from engine.containers.attach import AttachHub
+from engine.containers.conmon import connect_attach
 from engine.containers.etcwriter import write_etc_files
 from engine.containers.health import HealthMonitor
 from engine.containers.model import (
@@ -38,12 +39,11 @@ from engine.containers.resources import HostSupport
 from engine.containers.runtime import (
     CreateRequest,
     Runtime,
-    connect_attach,
     proc_start_time,
     process_alive,
-    signal_number,
 )
 from engine.containers.sandbox import build_container_spec
+from engine.containers.signals import signal_number
 from engine.errors import Conflict, EngineError, NotModified, SystemFault
 from engine.events import EventBus
 from engine.network.ports import HeldPort

@@ -25,14 +25,18 @@ import asyncio
 import json
 import os
 import re
-import signal as signals
 import socket
 from dataclasses import dataclass
 
+from engine.containers.conmon import (
+    ExecProcess,
+    PipeReader,
+    _conmon_env,
+    _read_pid,
+    connect_attach,
+    read_json_line,
+)
 from engine.errors import Conflict, InvalidArgument, SystemFault
-
-STDOUT_PIPE = 2
-STDERR_PIPE = 3
 
 
 class RuntimeError_(SystemFault):
@@ -78,61 +82,6 @@ def proc_start_time(pid: int) -> int:
 
 def process_alive(pid: int, start_time: int) -> bool:
     return pid > 0 and proc_start_time(pid) == start_time and start_time != 0
-
-
-class PipeReader:
-    """Reads newline-terminated JSON messages from a pipe without blocking the loop.
-
-    Keeps what it read past a message, because conmon may write two messages
-    (pid, then exit code) before the engine reads the first.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.buf = bytearray()
-        os.set_blocking(fd, False)
-
-    async def message(self, timeout: float | None = None) -> dict[str, object] | None:
-        loop = asyncio.get_running_loop()
-        while b"\n" not in self.buf:
-            fut: asyncio.Future[None] = loop.create_future()
-            loop.add_reader(self.fd, lambda: fut.done() or fut.set_result(None))
-            try:
-                await asyncio.wait_for(fut, timeout)
-            finally:
-                loop.remove_reader(self.fd)
-            try:
-                chunk = os.read(self.fd, 4096)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                break
-            self.buf += chunk
-        line, sep, rest = bytes(self.buf).partition(b"\n")
-        self.buf = bytearray(rest)
-        if not line.strip():
-            return None
-        try:
-            return json.loads(line)
-        except ValueError:
-            return {"data": -1, "message": line.decode(errors="replace")}
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-async def read_json_line(fd: int, timeout: float | None = None) -> dict[str, object] | None:
-    """One JSON message from a pipe that carries only one."""
-    return await PipeReader(fd).message(timeout)
-
-
-def exec_failure_code(message: str) -> int:
-    low = message.lower()
-    if "executable file not found" in low or "no such file or directory" in low:
-        return 127
-    return 126
 
 
 class Runtime:
@@ -321,53 +270,6 @@ class Runtime:
         return ExecProcess(pid, sync=sync, sock=sock, failed="")
 
 
-@dataclass
-class ExecProcess:
-    pid: int
-    sync: PipeReader | None
-    sock: socket.socket | None
-    failed: str
-
-    async def wait_exit(self) -> int:
-        if self.sync is None:
-            return exec_failure_code(self.failed)
-        try:
-            msg = await self.sync.message()
-        finally:
-            self.sync.close()
-            self.sync = None
-        if msg is None:
-            return 137
-        code = int(msg.get("data", 137))  # type: ignore[call-overload]
-        return code if code >= 0 else 126
-
-
-def connect_attach(bundle: str) -> socket.socket:
-    """Connect to conmon's attach socket in a bundle of any path length."""
-    dirfd = os.open(bundle, os.O_PATH | os.O_CLOEXEC)
-    try:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-        sock.connect(f"/proc/self/fd/{dirfd}/attach")
-    finally:
-        os.close(dirfd)
-    sock.setblocking(False)
-    return sock
-
-
-def resize(bundle: str, height: int, width: int) -> None:
-    path = os.path.join(bundle, "ctl")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.write(fd, f"1 {height} {width}\n".encode())
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def container_start_error(message: str) -> InvalidArgument | Conflict | RuntimeError_:
     text = " ".join(runc_error_text(message).split()) if message.strip() else ""
     full = f"OCI runtime create failed: {text}: unknown" if text else "OCI runtime create failed"
@@ -404,44 +306,3 @@ def _runc_message(err: bytes) -> str:
     return runc_error_text(err.decode(errors="replace"))
 
 
-def _read_pid(path: str) -> int:
-    try:
-        with open(path, encoding="ascii") as f:
-            return int(f.read().strip() or 0)
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
-def _conmon_env(**fds: int) -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")}
-    env.update({k: str(v) for k, v in fds.items()})
-    return env
-
-
-def signal_number(value: str | int | None, default: int = signals.SIGKILL) -> int:
-    """'SIGTERM', 'TERM', '15' or 15 → 15; Docker's 400 for anything else."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, int):
-        sig = value
-    else:
-        text = value.strip().upper()
-        if text.isdigit():
-            sig = int(text)
-        else:
-            name = text if text.startswith("SIG") else "SIG" + text
-            if name.startswith("SIGRTMIN+") or name.startswith("SIGRTMAX-"):
-                base = signals.SIGRTMIN if name.startswith("SIGRTMIN") else signals.SIGRTMAX
-                try:
-                    off = int(name[9:])
-                except ValueError:
-                    raise InvalidArgument(f"Invalid signal: {value}") from None
-                sig = base + off if name.startswith("SIGRTMIN") else base - off
-            else:
-                try:
-                    sig = int(getattr(signals.Signals, name))
-                except AttributeError:
-                    raise InvalidArgument(f"Invalid signal: {value}") from None
-    if not 0 < sig <= 64:
-        raise InvalidArgument(f"Invalid signal: {value}")
-    return sig
