@@ -8,6 +8,6 @@ the result that matters is the ratio Berth/Docker, checked against the targets i
 `bench/results/latest.md`.
 
 Modules: `engines` (the two engines, their set-up and clean-up), `measure`
-(timing and interleaving), `memory` (PSS of engine processes), `cases` (the
-benchmarks), `report` (table, JSON, markdown).
+(timing and interleaving), `memory` (PSS of engine processes), `cases` and
+`cases_more` (the benchmarks), `report` (table, JSON, markdown).
 """

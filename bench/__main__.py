@@ -1,10 +1,13 @@
 """`python -m bench [--runs N] [--quick] [--only NAME]`: Berth against Docker, side by side.
 
 Order of a full run: idle memory (engines fresh), the fleet of sleeping
-containers for memory-with-N and `ps`, then run --rm, run -d / rm -f, and the
-big write with its logs, and finally idle memory again (for information: what
-the benchmarks left behind in the engine). Whatever happens, everything this run
-made is removed before it exits, and a dockerd it started is stopped.
+containers for memory-with-N and `ps`, then run --rm, run -d / rm -f, the big
+write with its logs, a published port's first answer, network and volume
+create / rm, builds (uncached, cached), `ps` while containers crash-loop, and
+finally idle memory again (for information: what the benchmarks left behind in
+the engine). Whatever happens, everything this run made (containers, networks,
+volumes, built images) is removed before it exits, and a dockerd it started is
+stopped.
 
 Exit status: 0 when the run completed and cleaned up (FAILs against targets are
 results, shown in the table, not errors); 1 when a command failed or something
@@ -23,7 +26,7 @@ import sys
 import time
 from typing import Any
 
-from bench import cases
+from bench import cases, cases_more
 from bench.engines import (
     BenchError,
     BerthSide,
@@ -42,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measured runs per operation per engine (default 20; 5 with --quick)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 5 runs, 20 containers instead of 100, 16 MiB instead of 128 MiB")
-    p.add_argument("--only", choices=cases.NAMES, help="run one benchmark")
+    p.add_argument("--only", choices=cases.NAMES + cases_more.NAMES, help="run one benchmark")
     return p
 
 
@@ -78,6 +81,16 @@ def run_benchmarks(sides: list[Side], plan: cases.Plan) -> list[Row]:
         rows += cases.run_d_rm(sides, plan)
     if plan.wants("write-logs"):
         rows += cases.write_logs(sides, plan)
+    if plan.wants("port"):
+        rows += cases_more.port_first_answer(sides, plan)
+    if plan.wants("network"):
+        rows += cases_more.network_create_rm(sides, plan)
+    if plan.wants("volume"):
+        rows += cases_more.volume_create_rm(sides, plan)
+    if plan.wants("build"):
+        rows += cases_more.build(sides, plan)
+    if plan.wants("crashloop"):
+        rows += cases_more.ps_while_crashlooping(sides, plan)
     if plan.wants("memory") and plan.only is None:
         rows.append(cases.memory_idle(sides, "mem_after", "engine memory, idle after the benchmarks (PSS)", None))
     return rows

@@ -42,14 +42,16 @@ class Plan:
         return self.only is None or self.only == name
 
 
-def _row(key: str, operation: str, series: dict[str, dict[str, list[float]]], metric: str,
-         target: float | None, unit: str = "s", note: str = "") -> Row:
+def median_row(key: str, operation: str, series: dict[str, dict[str, list[float]]], metric: str,
+               target: float | None, unit: str = "s", note: str = "", limit: float | None = None) -> Row:
+    """The row for `metric`: each engine's median, the raw samples, and the target ratio and/or absolute limit."""
     samples = series[metric]
     return Row(key, operation, unit, statistics.median(samples["berth"]), statistics.median(samples["docker"]),
-               target, {k: list(v) for k, v in samples.items()}, note)
+               target, {k: list(v) for k, v in samples.items()}, note, limit)
 
 
-def _ticker(plan: Plan, name: str) -> Callable[[str], None]:
+def ticker(plan: Plan, name: str) -> Callable[[str], None]:
+    """A progress callback that prefixes `name` to each message."""
     return lambda label: plan.progress(f"{name}: {label}")
 
 
@@ -58,8 +60,8 @@ def run_rm(sides: Sequence[Side], plan: Plan) -> list[Row]:
     def step(side: Side) -> dict[str, float]:
         return {"run --rm": time_docker(side, "run", "--rm", IMAGE, "true").seconds}
 
-    series = alternate(sides, plan.runs, step, progress=_ticker(plan, "run --rm")).samples
-    return [_row("run_rm", "run --rm busybox true", series, "run --rm", 0.5)]
+    series = alternate(sides, plan.runs, step, progress=ticker(plan, "run --rm")).samples
+    return [median_row("run_rm", "run --rm busybox true", series, "run --rm", 0.5)]
 
 
 def run_d_rm(sides: Sequence[Side], plan: Plan) -> list[Row]:
@@ -71,10 +73,10 @@ def run_d_rm(sides: Sequence[Side], plan: Plan) -> list[Row]:
         side.forget(run.stdout)
         return {"run -d": run.seconds, "rm -f": rm.seconds}
 
-    series = alternate(sides, plan.runs, step, progress=_ticker(plan, "run -d / rm -f")).samples
+    series = alternate(sides, plan.runs, step, progress=ticker(plan, "run -d / rm -f")).samples
     return [
-        _row("run_d", "run -d busybox sleep 1000", series, "run -d", 0.5),
-        _row("rm_f", "rm -f (running container)", series, "rm -f", 0.5),
+        median_row("run_d", "run -d busybox sleep 1000", series, "run -d", 0.5),
+        median_row("rm_f", "rm -f (running container)", series, "rm -f", 0.5),
     ]
 
 
@@ -121,11 +123,11 @@ def write_logs(sides: Sequence[Side], plan: Plan) -> list[Row]:
 
     plan.progress(f"write {nbytes // MIB} MiB: checking the logs on both engines")
     problems = [p for p in (_check_write(side, nbytes) for side in sides) if p]
-    series = alternate(sides, plan.runs, step, warmup=0, progress=_ticker(plan, f"write {nbytes // MIB} MiB")).samples
+    series = alternate(sides, plan.runs, step, warmup=0, progress=ticker(plan, f"write {nbytes // MIB} MiB")).samples
     mib = f"{nbytes // MIB} MiB"
     return [
-        _row("write", f"run -d + wait: write {mib} to stdout", series, "write", 0.3, note="; ".join(problems)),
-        _row("logs", f"logs of those {mib} > /dev/null", series, "logs", 0.5),
+        median_row("write", f"run -d + wait: write {mib} to stdout", series, "write", 0.3, note="; ".join(problems)),
+        median_row("logs", f"logs of those {mib} > /dev/null", series, "logs", 0.5),
     ]
 
 
@@ -158,8 +160,8 @@ def ps(sides: Sequence[Side], plan: Plan, fleet: dict[str, set[str]]) -> list[Ro
     def step(side: Side) -> dict[str, float]:
         return {"ps": time_docker(side, "ps", keep_stdout=False).seconds}
 
-    series = alternate(sides, plan.runs, step, progress=_ticker(plan, "ps")).samples
-    return [_row("ps", f"ps with {plan.containers} running", series, "ps", 1.0)]
+    series = alternate(sides, plan.runs, step, progress=ticker(plan, "ps")).samples
+    return [median_row("ps", f"ps with {plan.containers} running", series, "ps", 1.0)]
 
 
 def _sampled(sides: Sequence[Side], pids_of: Callable[[Side], set[int]], rounds: int = 3) -> dict[str, list[float]]:
@@ -182,7 +184,7 @@ def memory_idle(sides: Sequence[Side], key: str = "mem_idle", operation: str = "
         usages = {role: memory.usage_of(pid) for role, pid in side.daemon_pids().items()}
         roles = ", ".join(f"{role} {u.pss_mb:.1f} (RSS {u.rss_kb / 1024:.1f})" for role, u in usages.items())
         parts.append(f"{side.name}: {roles} MB")
-    return _row(key, operation, series, "mem", target, unit="MB", note="; ".join(parts))
+    return median_row(key, operation, series, "mem", target, unit="MB", note="; ".join(parts))
 
 
 def memory_loaded(sides: Sequence[Side], plan: Plan, fleet: dict[str, set[str]]) -> list[Row]:
@@ -194,7 +196,7 @@ def memory_loaded(sides: Sequence[Side], plan: Plan, fleet: dict[str, set[str]])
     loaded = _sampled(sides, lambda side: set(side.daemon_pids().values()) | set(monitors[side.name]))
     per = {name: [memory.total(pids).pss_mb / max(len(pids), 1)] for name, pids in monitors.items()}
     return [
-        _row("mem_loaded", f"engine memory, {n} running (PSS, incl. monitors)", {"mem": loaded}, "mem", 0.5,
+        median_row("mem_loaded", f"engine memory, {n} running (PSS, incl. monitors)", {"mem": loaded}, "mem", 0.5,
              unit="MB", note="; ".join(notes)),
-        _row("mem_monitor", "per-container monitor: conmon vs shim (PSS)", {"mem": per}, "mem", None, unit="MB"),
+        median_row("mem_monitor", "per-container monitor: conmon vs shim (PSS)", {"mem": per}, "mem", None, unit="MB"),
     ]

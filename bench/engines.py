@@ -2,8 +2,8 @@
 
 A `Side` is what a benchmark needs of an engine: a name, the environment that
 points the docker CLI at it, the processes whose memory counts as the engine's,
-and a record of the containers the benchmark made there so that `cleanup()` can
-remove exactly those.
+and a record of the containers, networks, volumes and built images the
+benchmark made there so that `cleanup()` can remove exactly those.
 
 - `BerthSide` starts a fresh `python -m engine` with names of its own
   (`/tmp/berth-bench-XXXX`, `/run/berth-bench-XXXX`, cgroup parent
@@ -12,8 +12,8 @@ remove exactly those.
   removes its links, rules, mounts, cgroups and directories (the test fixture's
   `EngineProcess` does the removing and reports what it could not).
 - `DockerSide` reuses a dockerd answering on /var/run/docker.sock, or starts one;
-  on clean-up it removes only the containers this run made, and stops dockerd
-  only if it started it.
+  on clean-up it removes only the containers, networks, volumes and images this
+  run made, and stops dockerd only if it started it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 DOCKER_PIDFILE = "/var/run/docker.pid"
 DOCKER_CONTAINERD_PIDFILE = "/var/run/docker/containerd/containerd.pid"
 IMAGE = "busybox"
+OBJECT_KINDS = ("network", "volume")  # removed in this order, after the containers
 FLEET_LABEL = "berth-bench"
 
 
@@ -63,10 +64,13 @@ class Side:
         self.socket_path = socket_path
         self.created: set[str] = set()  # made by this run and not yet removed
         self.made: set[str] = set()  # every container this run made here
+        self.objects: dict[str, set[str]] = {kind: set() for kind in OBJECT_KINDS}  # by kind, not yet removed
+        self.build_labels: set[str] = set()  # `key=value` carried by every image and build container this run made
         config_dir.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY")}
         self.env["DOCKER_HOST"] = f"unix://{socket_path}"
         self.env["DOCKER_CONFIG"] = str(config_dir)  # no user config, plugins or contexts on either side
+        self.env["DOCKER_BUILDKIT"] = "0"  # `docker build` is the classic POST /build on both sides
 
     def argv(self, *args: str) -> list[str]:
         return [DOCKER, *args]
@@ -79,6 +83,18 @@ class Side:
     def forget(self, cid: str) -> None:
         """The container `cid` was removed by a measured command."""
         self.created.discard(cid)
+
+    def track_object(self, kind: str, name: str) -> None:
+        """Record a network or volume (`kind` in OBJECT_KINDS) this run made, so that clean-up removes it."""
+        self.objects[kind].add(name)
+
+    def forget_object(self, kind: str, name: str) -> None:
+        """The network or volume `name` was removed by a measured command."""
+        self.objects[kind].discard(name)
+
+    def track_build(self, label: str) -> None:
+        """Record that images built from now on carry `label` (`key=value`), so that clean-up removes them."""
+        self.build_labels.add(label)
 
     def docker(self, *args: str, timeout: float = 120) -> str:
         """Run an untimed docker command; return its stdout, raise BenchError if it fails or times out."""
@@ -101,6 +117,51 @@ class Side:
             except subprocess.TimeoutExpired:
                 continue  # still in `created`; a later clean-up tries again and reports it
             self.created.difference_update(chunk)
+
+    def remove_built(self, label: str) -> list[str]:
+        """Remove every container and image carrying `label`, tags first, then dangling chains; return what stayed.
+
+        Only images with the label are touched (a unique value per run), so
+        nobody else's images on a shared Docker go.
+        """
+        flt = f"label={label}"
+        containers = self.docker("ps", "-aq", "--no-trunc", "--filter", flt).split()  # a failed build's
+        if containers:
+            self.docker("rm", "-f", *containers)
+        tags = [t for t in self.docker("images", "--filter", flt, "--format", "{{.Repository}}:{{.Tag}}").split()
+                if "<none>" not in t]
+        if tags:
+            self.docker("rmi", *tags)
+        self.docker("image", "prune", "-f", "--filter", flt)
+        left = self.docker("images", "-aq", "--no-trunc", "--filter", flt).split()
+        while left:  # what prune did not reach (an interrupted build's chain): rmi, pass after pass, while it helps
+            subprocess.run(self.argv("rmi", *left), check=False, env=self.env, capture_output=True, timeout=120)
+            before, left = left, self.docker("images", "-aq", "--no-trunc", "--filter", flt).split()
+            if len(left) >= len(before):
+                break
+        return [f"{self.name} image {i}" for i in left]
+
+    def remove_objects(self) -> list[str]:
+        """Remove the networks, volumes and built images this run made (untimed); return what stayed."""
+        leaks: list[str] = []
+        for kind in OBJECT_KINDS:
+            for name in sorted(self.objects[kind]):
+                gone = subprocess.run(self.argv(kind, "rm", name), check=False, env=self.env, capture_output=True,
+                                      timeout=120).returncode == 0
+                if gone or subprocess.run(self.argv(kind, "inspect", name), check=False, env=self.env,
+                                          capture_output=True, timeout=60).returncode != 0:
+                    self.objects[kind].discard(name)
+                else:
+                    leaks.append(f"{self.name} {kind} {name}")
+        for label in sorted(self.build_labels):
+            try:
+                stayed = self.remove_built(label)
+            except BenchError as exc:
+                stayed = [str(exc)]
+            leaks += stayed
+            if not stayed:
+                self.build_labels.discard(label)
+        return leaks
 
     def daemon_pids(self) -> dict[str, int]:
         """The engine's long-lived processes by role; their PSS is the engine's idle memory."""
@@ -166,7 +227,11 @@ class BerthSide(Side):
         if self.process.proc is None:  # never started: only the CLI config directory exists
             shutil.rmtree(self.process.base, ignore_errors=True)
             return []
-        return self.process.cleanup()
+        leaks: list[str] = []
+        if self.process.proc.poll() is None:  # the engine's root goes anyway, but every add has its remove
+            self.remove(sorted(self.created))
+            leaks += self.remove_objects()
+        return leaks + self.process.cleanup()
 
     def log_tail(self) -> str:
         return self.process.log_tail()
@@ -223,6 +288,7 @@ class DockerSide(Side):
     def cleanup(self) -> list[str]:
         leaks = []
         self.remove(sorted(self.created))
+        leaks += self.remove_objects()
         if self.made:
             try:
                 left = self.made & set(self.docker("ps", "-aq", "--no-trunc").split())

@@ -1,9 +1,10 @@
 """Results: one `Row` per measured operation, rendered as a text table, JSON and markdown.
 
 A row holds Berth's and Docker's median (seconds or MB), the raw samples, and
-the target: the largest acceptable ratio Berth/Docker, or None for rows that
-are reported for information only. Rendering is pure; `write_results` is the
-one function that touches the disk.
+what it is judged against: a target (the largest acceptable ratio Berth/Docker),
+a limit (a value Berth must stay under, whatever Docker does), both, or neither
+for rows that are reported for information only. Rendering is pure;
+`write_results` is the one function that touches the disk.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Row:
     target: float | None
     samples: dict[str, list[float]] = field(default_factory=dict)
     note: str = ""
+    limit: float | None = None  # Berth's value must be under this, in `unit`
 
     @property
     def ratio(self) -> float:
@@ -36,9 +38,14 @@ class Row:
 
     @property
     def verdict(self) -> str:
-        if self.target is None:
+        checks = []
+        if self.target is not None:
+            checks.append(self.ratio <= self.target)
+        if self.limit is not None:
+            checks.append(self.berth < self.limit)
+        if not checks:
             return "info"
-        return "PASS" if self.ratio <= self.target else "FAIL"
+        return "PASS" if all(checks) else "FAIL"
 
 
 def _value(v: float, unit: str) -> str:
@@ -50,7 +57,9 @@ def _value(v: float, unit: str) -> str:
 
 
 def _cells(row: Row) -> list[str]:
-    target = f"<= {row.target:.1f}x" if row.target is not None else "—"
+    targets = ([f"<= {row.target:.1f}x"] if row.target is not None else []) + (
+        [f"Berth < {_value(row.limit, row.unit)}"] if row.limit is not None else [])
+    target = ", ".join(targets) or "—"
     ratio = "—" if math.isnan(row.ratio) else f"{row.ratio:.2f}x"
     if row.target is not None and ratio == f"{row.target:.2f}x":
         ratio = f"{row.ratio:.3f}x"  # two decimals would hide which side of the target it fell
