@@ -153,7 +153,10 @@ def register(router: Router, s: Services) -> None:
             current = svc.registry.by_id.get(c.id)
             return current is not None and current.state.status in (RUNNING, PAUSED, RESTARTING)
 
-        return Streaming(read_logs(path, opts, bool(c.config.get("Tty")), running), content_type=None)
+        def exited() -> asyncio.Future[int]:
+            return svc.lifecycle.exit_future(c)
+
+        return Streaming(read_logs(path, opts, bool(c.config.get("Tty")), running, exited), content_type=None)
 
     async def top(req: Request) -> Reply:
         c = svc.get(req.params["id"])

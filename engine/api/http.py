@@ -103,6 +103,7 @@ class Request:
         self._body = _Body()
         self._conn = conn
         self.upgrade = False
+        self.keep_alive = True
         self.leftover = b""
 
     # -- query helpers -------------------------------------------------------

@@ -69,6 +69,8 @@ class _Connection:
     def on_headers_complete(self) -> None:
         method = self.parser.get_method().decode()
         req = Request(method, self._url.decode("latin-1"), self._headers, self)
+        # httptools forgets "Connection: close" once the message is complete, so ask now.
+        req.keep_alive = self.parser.should_keep_alive()
         self._current = req
         self.ready.put_nowait(req)
 
@@ -178,7 +180,7 @@ class HttpServer:
                 return False
             closed.cancel()
         reply = await handler
-        keep_alive = conn.parser.should_keep_alive() and not req.upgrade
+        keep_alive = req.keep_alive and not req.upgrade
         if isinstance(reply, Reply):
             await self._write_reply(conn, req, reply, keep_alive)
         elif isinstance(reply, Streaming):
@@ -214,6 +216,8 @@ class HttpServer:
             headers["Content-Type"] = reply.content_type
         headers.update(reply.headers)
         headers["Transfer-Encoding"] = "chunked"
+        if not keep_alive:
+            headers["Connection"] = "close"
         conn.writer.write(self._head(reply.status, headers))
         await conn.writer.drain()
         chunks = reply.chunks

@@ -189,7 +189,7 @@ class LayerSteps:
         def running() -> bool:
             return not exited.done()
 
-        async for chunk in read_logs(path, LogOptions(follow=True), True, running):
+        async for chunk in read_logs(path, LogOptions(follow=True), True, running, lambda: exited):
             self.say(chunk.decode(errors="replace"))
         return await asyncio.shield(exited)
 

@@ -19,6 +19,7 @@ import ctypes.util
 import os
 import struct
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -168,15 +169,17 @@ class _Inotify:
             raise OSError(ctypes.get_errno(), "inotify_init1")
         _libc.inotify_add_watch(self.fd, path.encode(), _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVE_SELF | _IN_DELETE_SELF)
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, timeout: float, also: asyncio.Future[Any] | None = None) -> None:
+        """Until the file changes, `also` completes or `timeout` passes."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         loop.add_reader(self.fd, lambda: fut.done() or fut.set_result(None))
+        waiters: list[asyncio.Future[Any]] = [fut] if also is None else [fut, asyncio.shield(also)]
         try:
-            await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            pass
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for w in waiters:
+                w.cancel()
             loop.remove_reader(self.fd)
         try:
             while os.read(self.fd, 65536):
@@ -188,8 +191,14 @@ class _Inotify:
         os.close(self.fd)
 
 
-async def read_logs(path: str, opts: LogOptions, tty: bool, running: Callable[[], bool]) -> AsyncIterator[bytes]:
-    """Yield the log as the client should receive it; with follow, until the container stops."""
+async def read_logs(
+    path: str, opts: LogOptions, tty: bool, running: Callable[[], bool],
+    exited: Callable[[], asyncio.Future[Any]] | None = None,
+) -> AsyncIterator[bytes]:
+    """Yield the log as the client should receive it; with follow, until the container stops.
+
+    `exited` returns a future that completes when the current run ends, so a quiet container's
+    exit ends the stream at once instead of at the next poll."""
     fmt = _Formatter(opts, tty)
     start = tail_offset(path, opts.tail) if opts.tail is not None else 0
     watcher: _Inotify | None = None
@@ -233,8 +242,11 @@ async def read_logs(path: str, opts: LogOptions, tty: bool, running: Callable[[]
                         f.seek(-len(block), os.SEEK_CUR)
                         continue
                     return
+                ended = exited() if exited is not None else None
                 if watcher is not None:
-                    await watcher.wait(1.0)
+                    await watcher.wait(1.0, ended)
+                elif ended is not None:
+                    await asyncio.wait([asyncio.shield(ended)], timeout=0.2)
                 else:
                     await asyncio.sleep(0.2)
     finally:

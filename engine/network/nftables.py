@@ -8,14 +8,16 @@ import json
 from engine.errors import SystemFault
 
 
-async def apply(script: str) -> None:
+async def apply(script: str, echo: bool = False) -> str:
+    """Run `script` as one transaction. With `echo`, returns what nft added, with rule handles."""
+    argv = ["nft", "-e", "-a", "-f", "-"] if echo else ["nft", "-f", "-"]
     proc = await asyncio.create_subprocess_exec(
-        "nft", "-f", "-", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await proc.communicate(script.encode())
+    out, err = await proc.communicate(script.encode())
     if proc.returncode != 0:
         raise SystemFault(f"nftables transaction failed: {err.decode(errors='replace').strip()}")
+    return out.decode(errors="replace")
 
 
 async def chain_rules(family: str, table: str, chain: str) -> list[dict[str, object]] | None:

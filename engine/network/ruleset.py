@@ -12,6 +12,7 @@ each time something changes, so the kernel never sees half a change:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -94,3 +95,9 @@ def docker_user_rules(comment: str, bridges: list[str], stale_handles: list[int]
         out.append(f"insert rule ip filter DOCKER-USER iifname {_q(name)} counter accept comment {_q(comment)}")
         out.append(f"insert rule ip filter DOCKER-USER oifname {_q(name)} counter accept comment {_q(comment)}")
     return "\n".join(out) + ("\n" if out else "")
+
+
+def echoed_handles(echo: str, comment: str) -> list[int]:
+    """Handles of the DOCKER-USER rules carrying `comment` in `nft --echo --handle` output."""
+    pattern = re.compile(r"^insert rule ip filter DOCKER-USER .* comment " + re.escape(_q(comment)) + r" # handle (\d+)$")
+    return [int(m.group(1)) for line in echo.splitlines() if (m := pattern.match(line.strip()))]

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from engine.errors import Conflict, Forbidden, InvalidArgument, NotFound, SystemFault
 from engine.events import EventBus
 from engine.network import ipam, netlink, nftables, ruleset
 from engine.network.model import BUILTIN, Network
@@ -66,6 +66,8 @@ class NetworkService:
         self.pool = ipaddress.ip_network(settings.pool)
         self._rules_lock = asyncio.Lock()
         self._docker_user_bridges: tuple[str, ...] | None = None
+        # handles of our accept rules in Docker's DOCKER-USER chain; None while that chain is absent
+        self._docker_user_handles: list[int] | None = None
         self.published: dict[str, list[ruleset.Published]] = {}  # container id → its DNAT rules
 
     # -- records -----------------------------------------------------------------------------
@@ -142,26 +144,51 @@ class NetworkService:
                 if n.driver == "bridge" and n.bridge and n.subnet]
 
     async def apply_rules(self) -> None:
+        """Replace our table and, when the bridges changed, our DOCKER-USER rules: one transaction."""
         async with self._rules_lock:
             rules = [r for rs in self.published.values() for r in rs]
             body = ruleset.build(self.settings.table, self.bridges(), rules)
-            await nftables.apply(ruleset.replace_table(self.settings.table, body))
+            script = ruleset.replace_table(self.settings.table, body)
             bridges = tuple(sorted(b.bridge for b in self.bridges()))
-            if bridges != self._docker_user_bridges:
-                await self._sync_docker_user(list(bridges))
-                self._docker_user_bridges = bridges
+            if bridges == self._docker_user_bridges:
+                await nftables.apply(script)
+                return
+            if self._docker_user_bridges is None:  # first time: learn what is in Docker's chain
+                await self._read_docker_user()
+            try:
+                await self._apply_with_docker_user(script, list(bridges))
+            except SystemFault:
+                await self._read_docker_user()  # Docker changed its chain under us: look again, once
+                await self._apply_with_docker_user(script, list(bridges))
+            self._docker_user_bridges = bridges
+
+    def _docker_user_comment(self) -> str:
+        return f"berth:{self.settings.table}"
+
+    async def _read_docker_user(self) -> None:
+        rules = await nftables.chain_rules("ip", "filter", "DOCKER-USER")
+        comment = self._docker_user_comment()
+        self._docker_user_handles = (
+            None if rules is None
+            else [int(r["handle"]) for r in rules if r.get("comment") == comment])  # type: ignore[call-overload]
+
+    async def _apply_with_docker_user(self, script: str, bridges: list[str]) -> None:
+        if self._docker_user_handles is None:
+            await nftables.apply(script)  # no Docker engine on this host: its FORWARD policy is not in the way
+            return
+        comment = self._docker_user_comment()
+        script += ruleset.docker_user_rules(comment, bridges, self._docker_user_handles)
+        if script:
+            self._docker_user_handles = ruleset.echoed_handles(await nftables.apply(script, echo=True), comment)
 
     async def _sync_docker_user(self, bridges: list[str], only_if_missing: bool = False) -> None:
-        rules = await nftables.chain_rules("ip", "filter", "DOCKER-USER")
-        if rules is None:
-            return  # no Docker engine on this host: its FORWARD policy is not in the way
-        comment = f"berth:{self.settings.table}"
-        stale = [int(r["handle"]) for r in rules if r.get("comment") == comment]  # type: ignore[call-overload]
-        if only_if_missing and len(stale) == 2 * len(bridges):
+        """Bring our DOCKER-USER rules in line with `bridges` (after looking at the chain)."""
+        await self._read_docker_user()
+        if self._docker_user_handles is None:
             return
-        script = ruleset.docker_user_rules(comment, bridges, stale)
-        if script:
-            await nftables.apply(script)
+        if only_if_missing and len(self._docker_user_handles) == 2 * len(bridges):
+            return
+        await self._apply_with_docker_user("", bridges)
 
     async def watch_docker(self, interval: float = 5.0) -> None:
         """Docker may start after us and set FORWARD to DROP: keep our accept rules in its chain."""

@@ -124,6 +124,11 @@ def test_logs_follow_streams_until_exit(docker) -> None:  # type: ignore[no-unty
     r = docker("logs", "-f", "fl", timeout=20)
     assert r.stdout == "a\nb\n"
     assert time.monotonic() - t0 < 10
+    # a quiet container's exit ends the stream at once, not at the next poll
+    docker("run", "-d", "--name", "quiet", "busybox", "sleep", "0.3", check=True)
+    t0 = time.monotonic()
+    docker("logs", "-f", "quiet", check=True, timeout=20)
+    assert time.monotonic() - t0 < 0.8
 
 
 def test_rename_wait_kill_restart(engine: EngineProcess, docker) -> None:  # type: ignore[no-untyped-def]

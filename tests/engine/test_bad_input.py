@@ -191,6 +191,17 @@ def test_malformed_http_gets_400(engine: EngineProcess) -> None:
     assert call(engine, "GET", "/_ping")[0] == 200
 
 
+def test_connection_close_is_honoured(engine: EngineProcess) -> None:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(str(engine.socket))
+        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):  # the server closes: recv returns b"" instead of timing out
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200") and b"Connection: close" in data and data.endswith(b"OK")
+
+
 def test_huge_json_body_is_refused(engine: EngineProcess) -> None:
     body = b'{"Image": "busybox", "Labels": {"x": "' + b"a" * (20 * 1024 * 1024) + b'"}}'
     code, doc = call(engine, "POST", CREATE, body)
