@@ -9,5 +9,5 @@ the result that matters is the ratio Berth/Docker, checked against the targets i
 
 Modules: `engines` (the two engines, their set-up and clean-up), `measure`
 (timing and interleaving), `memory` (PSS of engine processes), `cases` and
-`cases_more` (the benchmarks), `report` (table, JSON, markdown).
+`cases_more` and `cases_registry` (the benchmarks), `report` (table, JSON, markdown).
 """

@@ -3,11 +3,11 @@
 Order of a full run: idle memory (engines fresh), the fleet of sleeping
 containers for memory-with-N and `ps`, then run --rm, run -d / rm -f, the big
 write with its logs, a published port's first answer, network and volume
-create / rm, builds (uncached, cached), `ps` while containers crash-loop, and
-finally idle memory again (for information: what the benchmarks left behind in
-the engine). Whatever happens, everything this run made (containers, networks,
-volumes, built images) is removed before it exits, and a dockerd it started is
-stopped.
+create / rm, builds (uncached, cached), `ps` while containers crash-loop, a pull
+from a loopback registry, and finally idle memory again (for information: what
+the benchmarks left behind in the engine). Whatever happens, everything this run
+made (containers, networks, volumes, built and pulled images, the registry and
+its storage) is removed before it exits, and a dockerd it started is stopped.
 
 Exit status: 0 when the run completed and cleaned up (FAILs against targets are
 results, shown in the table, not errors); 1 when a command failed or something
@@ -26,7 +26,7 @@ import sys
 import time
 from typing import Any
 
-from bench import cases, cases_more
+from bench import cases, cases_more, cases_registry
 from bench.engines import (
     BenchError,
     BerthSide,
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measured runs per operation per engine (default 20; 5 with --quick)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 5 runs, 20 containers instead of 100, 16 MiB instead of 128 MiB")
-    p.add_argument("--only", choices=cases.NAMES + cases_more.NAMES, help="run one benchmark")
+    p.add_argument("--only", choices=cases.NAMES + cases_more.NAMES + cases_registry.NAMES, help="run one benchmark")
     return p
 
 
@@ -91,6 +91,8 @@ def run_benchmarks(sides: list[Side], plan: cases.Plan) -> list[Row]:
         rows += cases_more.build(sides, plan)
     if plan.wants("crashloop"):
         rows += cases_more.ps_while_crashlooping(sides, plan)
+    if plan.wants("pull"):
+        rows += cases_registry.pull(sides, plan)
     if plan.wants("memory") and plan.only is None:
         rows.append(cases.memory_idle(sides, "mem_after", "engine memory, idle after the benchmarks (PSS)", None))
     return rows
