@@ -131,7 +131,8 @@ start_celery() {
     fi
     echo "celery: starting a worker"
     rm -f "$RUN/celery.pid"
-    "$VENV/bin/celery" --workdir "$ROOT" -A console worker --detach \
+    # -B: the embedded beat runs periodic tasks (stats history); its schedule file lives in $RUN
+    "$VENV/bin/celery" --workdir "$ROOT" -A console worker --detach -B -s "$RUN/celerybeat-schedule" \
         --pidfile "$RUN/celery.pid" --logfile "$LOG/celery.log" --loglevel INFO
     # --detach returns at once; the worker writes its pidfile when it has started.
     wait_until celery 30 "" running_pid celery >/dev/null

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from console.accounts.access import IsConsoleAdmin, admin_required
+from console.api import container_streams, containers, endpoints
+from console.api.docs import ApiDocsView
+from console.api.tokens import TokenView
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[IsConsoleAdmin]), name="api-schema"),
+    path("docs/", admin_required(ApiDocsView.as_view(url_name="api-schema")), name="api-docs"),
+    # Endpoints (console/api/endpoints.py: list, detail, status, test) and the caller's API token.
+    path("", include(endpoints.urlpatterns)),
+    path("tokens/", TokenView.as_view(), name="api-tokens"),
+    # Containers (console/api/containers.py); spec/ before <action>/ so it is not taken for an action.
+    path("endpoints/<int:eid>/containers/", containers.ContainerList.as_view(), name="api-containers"),
+    path("endpoints/<int:eid>/containers/<str:cid>/", containers.ContainerDetail.as_view(), name="api-container"),
+    path("endpoints/<int:eid>/containers/<str:cid>/spec/", containers.ContainerSpecView.as_view(), name="api-container-spec"),
+    # One container's logs, stats history and rename (console/api/container_streams.py); before <action>/.
+    path("endpoints/<int:eid>/containers/<str:cid>/logs/", container_streams.ContainerLogsView.as_view(),
+         name="api-container-logs"),
+    path("endpoints/<int:eid>/containers/<str:cid>/stats/history/", container_streams.ContainerStatsHistoryView.as_view(),
+         name="api-container-stats-history"),
+    path("endpoints/<int:eid>/containers/<str:cid>/rename/", container_streams.ContainerRenameView.as_view(),
+         name="api-container-rename"),
+    path("endpoints/<int:eid>/containers/<str:cid>/<str:action>/", containers.ContainerAction.as_view(),
+         name="api-container-action"),
 ]

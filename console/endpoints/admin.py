@@ -7,4 +7,8 @@ from console.endpoints.models import Endpoint
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
-    list_display = ("name", "url", "created_at")
+    """Django's admin for endpoints. The TLS key is write-only everywhere, so the admin never shows
+    it; set or replace it on the console's endpoint form or through the API."""
+
+    list_display = ("name", "url", "uses_tls", "created_at")
+    fields = ("name", "url", "tls_ca", "tls_cert")

@@ -12,7 +12,8 @@ def validate_engine_url(value: str) -> None:
     try:
         check_engine_url(value)
     except ValueError as exc:
-        raise ValidationError(str(exc)) from None
+        message = str(exc)
+        raise ValidationError(message[:1].upper() + message[1:] + ".") from None
 
 
 class Endpoint(models.Model):

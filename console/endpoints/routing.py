@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from console.endpoints.consumers import EngineEventsConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/endpoints/<int:eid>/events/", EngineEventsConsumer.as_asgi(), name="ws-endpoint-events"),
+]

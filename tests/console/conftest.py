@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -39,3 +40,23 @@ def _database_only_when_asked(django_db_blocker) -> Iterator[None]:  # type: ign
     """Refuse database access to tests not marked django_db, as pytest-django does when it set Django up itself."""
     with django_db_blocker.block():
         yield
+
+
+@pytest.fixture
+def endpoint(engine):  # type: ignore[no-untyped-def]
+    """An Endpoint for the session's real Berth engine (tests/conftest.py `engine`)."""
+    from console.endpoints.models import Endpoint
+
+    return Endpoint.objects.create(name=f"test-{secrets.token_hex(3)}", url=engine.host)
+
+
+@pytest.fixture
+def run_busybox(docker) -> Callable[..., str]:  # type: ignore[no-untyped-def]
+    """`run_busybox(*argv, name=, args=)`: `docker run -d busybox argv` on that engine; the container's full ID.
+    Containers made in a test are removed after it (the `docker` fixture)."""
+    def run(*argv: str, name: str | None = None, args: tuple[str, ...] = ()) -> str:
+        name = name or f"page-{secrets.token_hex(3)}"
+        result = docker("run", "-d", "--name", name, *args, "busybox", *argv)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+    return run
