@@ -26,6 +26,7 @@ from datetime import datetime
 from engine.util.timefmt import rfc3339_fixed
 
 BLOCK = 1 << 20
+PARTIAL_LIMIT = 16 * 1024  # as Docker's log copier: a longer line is sent in pieces
 _IN_MODIFY = 0x2
 _IN_CLOSE_WRITE = 0x8
 _IN_MOVE_SELF = 0x800
@@ -65,16 +66,21 @@ def _frame(stream: int, data: bytes) -> bytes:
 
 
 class _Formatter:
-    """Turns records into output bytes; tracks partial lines for timestamp prefixes."""
+    """Turns records into output bytes.
+
+    conmon records what each read of the container's pipe returned, so one line may be
+    split across records (tag P) with the other stream's lines in between. Like Docker's
+    log copier, a stream's partial pieces are held until its line ends (or 16 KiB have
+    gathered) and then sent as one message."""
 
     def __init__(self, opts: LogOptions, tty: bool) -> None:
         self.opts = opts
         self.tty = tty
         self.line_start = {b"stdout": True, b"stderr": True}
+        self.pending: dict[bytes, tuple[bytes, list[bytes], int]] = {}  # stream → (first ts, pieces, size)
         self.out: list[bytes] = []
         self.run_stream = b""
         self.run: list[bytes] = []
-        self.size = 0
 
     def _flush_run(self) -> None:
         if not self.run:
@@ -89,23 +95,39 @@ class _Formatter:
     def add(self, ts: bytes, stream: bytes, tag: bytes, content: bytes) -> None:
         if stream == b"stdout" and not self.opts.stdout or stream == b"stderr" and not self.opts.stderr:
             return
+        first_ts, pieces, size = self.pending.pop(stream, (ts, [], 0))
+        pieces.append(content)
+        size += len(content)
+        if tag == b"F":
+            self._emit(stream, first_ts, b"".join(pieces), True)
+        elif size >= PARTIAL_LIMIT:
+            self._emit(stream, first_ts, b"".join(pieces), False)
+        else:
+            self.pending[stream] = (first_ts, pieces, size)
+
+    def _emit(self, stream: bytes, ts: bytes, data: bytes, complete: bool) -> None:
         if stream != self.run_stream:
             self._flush_run()
             self.run_stream = stream
         if self.opts.timestamps and self.line_start.get(stream, True):
             self.run.append(rfc3339_fixed(parse_ts(ts)).encode() + b" ")
-        self.run.append(content)
-        if tag == b"F":
+        self.run.append(data)
+        if complete:
             self.run.append(b"\n")
-        self.line_start[stream] = tag == b"F"
-        self.size += len(content)
+        self.line_start[stream] = complete
 
     def take(self) -> bytes:
         self._flush_run()
         data = b"".join(self.out)
         self.out = []
-        self.size = 0
         return data
+
+    def finish(self) -> bytes:
+        """Everything still held: the unterminated last piece of each stream."""
+        for stream, (ts, pieces, _) in sorted(self.pending.items()):
+            self._emit(stream, ts, b"".join(pieces), False)
+        self.pending = {}
+        return self.take()
 
 
 def _records(block: bytes) -> list[tuple[bytes, bytes, bytes, bytes]]:
@@ -173,7 +195,12 @@ class _Inotify:
         """Until the file changes, `also` completes or `timeout` passes."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(self.fd, lambda: fut.done() or fut.set_result(None))
+
+        def readable() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_reader(self.fd, readable)
         waiters: list[asyncio.Future[Any]] = [fut] if also is None else [fut, asyncio.shield(also)]
         try:
             await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -189,6 +216,19 @@ class _Inotify:
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+def _feed(fmt: _Formatter, opts: LogOptions, block: bytes) -> bool:
+    """Add a block's records within since/until; True once a record is past `until`."""
+    for ts, stream, tag, content in _records(block):
+        if opts.since_ns or opts.until_ns:
+            ns = parse_ts(ts)
+            if opts.since_ns and ns < opts.since_ns:
+                continue
+            if opts.until_ns and ns > opts.until_ns:
+                return True
+        fmt.add(ts, stream, tag, content)
+    return False
 
 
 async def read_logs(
@@ -212,36 +252,29 @@ async def read_logs(
         with f:
             f.seek(start)
             carry = b""
-            filtering = bool(opts.since_ns or opts.until_ns)
             while True:
                 block = f.read(BLOCK)
                 if block:
                     data = carry + block
                     cut = data.rfind(b"\n") + 1
                     carry = data[cut:]
-                    for ts, stream, tag, content in _records(data[:cut]):
-                        if filtering:
-                            ns = parse_ts(ts)
-                            if opts.since_ns and ns < opts.since_ns:
-                                continue
-                            if opts.until_ns and ns > opts.until_ns:
-                                return
-                        fmt.add(ts, stream, tag, content)
+                    past_until = _feed(fmt, opts, data[:cut])
                     out = fmt.take()
                     if out:
                         yield out
+                    if past_until:
+                        break
                     await asyncio.sleep(0)
                     continue
                 if not opts.follow:
-                    return
-                alive = running()
-                if not alive:
+                    break
+                if not running():
                     # one more read catches what conmon wrote while it was finishing
                     block = f.read(BLOCK)
                     if block:
                         f.seek(-len(block), os.SEEK_CUR)
                         continue
-                    return
+                    break
                 ended = exited() if exited is not None else None
                 if watcher is not None:
                     await watcher.wait(1.0, ended)
@@ -249,6 +282,9 @@ async def read_logs(
                     await asyncio.wait([asyncio.shield(ended)], timeout=0.2)
                 else:
                     await asyncio.sleep(0.2)
+        rest = fmt.finish()
+        if rest:
+            yield rest
     finally:
         if watcher is not None:
             watcher.close()
