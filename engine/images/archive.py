@@ -69,26 +69,9 @@ def write_save_archive(store: ImageStore, items: list[SaveItem], out: Any) -> No
             for index, chain in enumerate(img.chain):
                 is_top = index == len(img.chain) - 1
                 lid = v1_id(chain, parent_v1, img.id if is_top else None)
-                layer = store.layers.get(chain)
                 if lid not in written:
                     written.add(lid)
-                    tar.addfile(_tarinfo(lid + "/", kind=tarfile.DIRTYPE, mtime=mtime))
-                    version = b"1.0"
-                    tar.addfile(_tarinfo(f"{lid}/VERSION", len(version), mtime=mtime), io.BytesIO(version))
-                    v1: dict[str, Any] = {"id": lid, "created": img.config.get("created", "1970-01-01T00:00:00Z")}
-                    if parent_v1:
-                        v1["parent"] = parent_v1
-                    if is_top:
-                        for key in ("architecture", "os", "config", "author"):
-                            if key in img.config:
-                                v1[key] = img.config[key]
-                    else:
-                        v1["container_config"] = {"Cmd": None}
-                    v1_bytes = json.dumps(v1, separators=(",", ":")).encode()
-                    tar.addfile(_tarinfo(f"{lid}/json", len(v1_bytes), mtime=mtime), io.BytesIO(v1_bytes))
-                    size = os.path.getsize(layer.tar)
-                    with open(layer.tar, "rb") as f:
-                        tar.addfile(_tarinfo(f"{lid}/layer.tar", size, mtime=mtime), f)
+                    _write_layer(tar, store, img, chain, lid, parent_v1, is_top)
                 layer_paths.append(f"{lid}/layer.tar")
                 parent_v1 = lid
             config_name = img.hex + ".json"
@@ -105,6 +88,28 @@ def write_save_archive(store: ImageStore, items: list[SaveItem], out: Any) -> No
         if repositories:
             repo_bytes = json.dumps(repositories, separators=(",", ":")).encode()
             tar.addfile(_tarinfo("repositories", len(repo_bytes)), io.BytesIO(repo_bytes))
+
+
+def _write_layer(tar: tarfile.TarFile, store: ImageStore, img: Image, chain: str, lid: str, parent_v1: str | None,
+                 is_top: bool) -> None:
+    """One legacy layer directory: VERSION, json (v1 metadata) and layer.tar (sha256 = the diff ID)."""
+    mtime = img.created_ns // 1_000_000_000
+    tar.addfile(_tarinfo(lid + "/", kind=tarfile.DIRTYPE, mtime=mtime))
+    version = b"1.0"
+    tar.addfile(_tarinfo(f"{lid}/VERSION", len(version), mtime=mtime), io.BytesIO(version))
+    v1: dict[str, Any] = {"id": lid, "created": img.config.get("created", "1970-01-01T00:00:00Z")}
+    if parent_v1:
+        v1["parent"] = parent_v1
+    if is_top:
+        for key in ("architecture", "os", "config", "author"):
+            if key in img.config:
+                v1[key] = img.config[key]
+    else:
+        v1["container_config"] = {"Cmd": None}
+    v1_bytes = json.dumps(v1, separators=(",", ":")).encode()
+    tar.addfile(_tarinfo(f"{lid}/json", len(v1_bytes), mtime=mtime), io.BytesIO(v1_bytes))
+    with store.layers.open_tar(store.layers.get(chain)) as src:  # a pulled layer's gzip blob, decompressed
+        tar.addfile(_tarinfo(f"{lid}/layer.tar", src.size, mtime=mtime), src)
 
 
 def plan_save(store: ImageStore, names: list[str]) -> list[SaveItem]:
@@ -173,15 +178,7 @@ def load_archive(store: ImageStore, archive_path: str) -> list[tuple[Image, list
                 )
             for tag in repo_tags:
                 reference.parse(tag)
-            parent: str | None = None
-            for diff_id, layer_path in zip(diff_ids, layer_paths):
-                full = _inside(work, layer_path)
-                chain = chain_id(parent, diff_id)
-                if not store.layers.exists(chain):
-                    with open(full, "rb") as lf:
-                        store.layers.add_from_stream(parent, lf, expected_diff_id=diff_id)
-                    new_layers.append(chain)
-                parent = chain
+            _load_layers(store, work, diff_ids, layer_paths, new_layers)
             existed = image_id(raw) in store.images
             img = store.add(raw)
             if not existed:
@@ -198,6 +195,18 @@ def load_archive(store: ImageStore, archive_path: str) -> list[tuple[Image, list
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _load_layers(store: ImageStore, work: str, diff_ids: list[str], layer_paths: list[str], added: list[str]) -> None:
+    """Store the layers the store lacks (each file is linked in as layer.tar, not copied), noting each in `added`
+    as soon as it is in, so that a later failure can remove it again."""
+    parent: str | None = None
+    for diff_id, layer_path in zip(diff_ids, layer_paths, strict=True):
+        chain = chain_id(parent, diff_id)
+        if not store.layers.exists(chain):
+            store.layers.add_from_file(parent, _inside(work, layer_path), expected_diff_id=diff_id)
+            added.append(chain)
+        parent = chain
 
 
 def _inside(work: str, rel: str) -> str:

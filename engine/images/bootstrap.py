@@ -22,6 +22,7 @@ import sys
 import tarfile
 import tempfile
 from datetime import datetime, timezone
+from typing import Any
 
 from engine.images.config import encode, new_base_config
 
@@ -132,7 +133,7 @@ def save_archive(layer: bytes, config: bytes, tags: list[str]) -> bytes:
 
 
 def image_config(diff_id: str, created: str, created_by: str, cmd: list[str], env: list[str] | None = None) -> bytes:
-    history = [
+    history: list[dict[str, Any]] = [
         {"created": created, "created_by": created_by},
         {"created": created, "created_by": f"/bin/sh -c #(nop)  CMD {json.dumps(cmd)}", "empty_layer": True},
     ]

@@ -7,6 +7,7 @@ Docker's conflict rules exactly (moby's daemon/images/image_delete.go).
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -254,7 +255,7 @@ class ImageService:
         out.sort(key=lambda i: (-i.created_ns, i.id))
         return out
 
-    def history(self, name: str) -> list[dict[str, Any]]:
+    def history(self, name: str) -> builtins.list[dict[str, Any]]:  # `list` is a method here
         from engine.images.config import layer_history_pairs
 
         img = self.get(name)

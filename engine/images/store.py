@@ -243,7 +243,7 @@ class ImageStore:
         return self.collect_layers(layers_in_use)
 
     def collect_layers(self, layers_in_use: Callable[[], Iterable[str]]) -> list[str]:
-        needed = set(layers_in_use())
+        needed = set(layers_in_use()) | self.layers.held()
         for img in self.images.values():
             needed.update(img.chain)
         removed = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.snapshots.layers import chain_ids
 from tests.engine.test_tls import make_pki
 from tests.support.engine import EngineProcess
 from tests.support.registry import FlakyProxy, Registry, http_json, start_registry
@@ -89,6 +91,12 @@ def _check_pull_errors(engine: EngineProcess, registry: Registry, tmp_path: Path
     r = docker("pull", f"{name}:v1")
     assert r.returncode != 0 and "verification failed" in (r.stderr + r.stdout)
     assert docker("images", "-q").out == images_before
+    # nothing of the corrupt layer stays: no layer dir, no unpacking scratch, no blob or partial download
+    victim_hex = victim.parent.name
+    assert not [p for p in (engine.root / "image/blobs").iterdir() if p.name.startswith(victim_hex)]
+    assert list((engine.root / "image/tmp").iterdir()) == []
+    assert all(not (d / "layer.tar.gz").exists() or json.loads((d / "blob.json").read_text())["digest"] != f"sha256:{victim_hex}"
+               for d in (engine.root / "image/layers").iterdir())
     victim.write_bytes(original)
     assert docker("pull", f"{name}:v1").returncode == 0
     docker("rmi", f"{name}:v1", check=True)
@@ -96,6 +104,88 @@ def _check_pull_errors(engine: EngineProcess, registry: Registry, tmp_path: Path
     # unknown tags and repositories
     r = docker("pull", f"{registry.host}/nothing/here:v9")
     assert r.returncode != 0 and "not found" in r.stderr
+
+
+def _layer_dirs(engine: EngineProcess, image: str) -> list[Path]:
+    diff_ids = json.loads(engine.docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", image, check=True).out)
+    return [engine.root / "image/layers" / c.removeprefix("sha256:") for c in chain_ids(diff_ids)]
+
+
+def test_a_pulled_layer_keeps_only_its_blob_and_saves_as_its_diff_id(engine: EngineProcess, registry: Registry,
+                                                                     tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
+    name = f"{registry.host}/course/stored"
+    _layered_image(engine, tmp_path, f"{name}:v1", "s")
+    docker("push", f"{name}:v1", check=True)
+    docker("rmi", f"{name}:v1", check=True)
+    docker("pull", f"{name}:v1", check=True)
+    for layer_dir in _layer_dirs(engine, f"{name}:v1"):  # busybox's too: the push gave it a gzip blob
+        assert sorted(os.listdir(layer_dir)) == ["blob.json", "diff", "layer.tar.gz", "meta.json"]
+    archive = tmp_path / "saved.tar"
+    docker("save", "-o", str(archive), f"{name}:v1", check=True)
+    diff_ids = json.loads(docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", f"{name}:v1", check=True).out)
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+        saved = []
+        for path in manifest[0]["Layers"]:
+            member = tar.extractfile(path)
+            assert member is not None
+            saved.append("sha256:" + hashlib.sha256(member.read()).hexdigest())
+    assert saved == diff_ids
+    docker("rmi", f"{name}:v1", check=True)
+    assert docker("load", "-i", str(archive), check=True).out == f"Loaded image: {name}:v1"
+    assert docker("run", "--rm", f"{name}:v1", "cat", "/one").out == "one"
+    docker("rmi", f"{name}:v1", check=True)
+
+
+def test_a_layer_that_does_not_match_its_diff_id_leaves_nothing(engine: EngineProcess, registry: Registry) -> None:
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("liar")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"lies"))
+    blob = gzip.compress(layer.getvalue())
+    wrong = "sha256:" + hashlib.sha256(b"something else").hexdigest()
+    _push_one_layer_image(registry, "bad/diffid", "v1", blob, "application/vnd.docker.image.rootfs.diff.tar.gzip", wrong)
+    layers_before = sorted(os.listdir(engine.root / "image/layers"))
+    blobs_before = sorted(os.listdir(engine.root / "image/blobs"))
+    r = engine.docker("pull", f"{registry.host}/bad/diffid:v1")
+    assert r.returncode != 0 and "does not match its diff ID" in r.stderr
+    assert engine.docker("images", "-q", f"{registry.host}/bad/diffid").out == ""
+    assert sorted(os.listdir(engine.root / "image/layers")) == layers_before
+    assert list((engine.root / "image/tmp").iterdir()) == []
+    assert sorted(os.listdir(engine.root / "image/blobs")) == blobs_before
+
+
+def test_concurrent_pulls_of_images_sharing_layers(engine: EngineProcess, registry: Registry, tmp_path: Path,
+                                                   docker) -> None:  # type: ignore[no-untyped-def]
+    name = f"{registry.host}/course/shared"
+    _layered_image(engine, tmp_path, f"{name}:base", "shared")
+    (tmp_path / "Dockerfile").write_text(f"FROM {name}:base\nRUN echo two > /two\n")
+    r = subprocess.run(["/usr/local/bin/docker", "build", "-q", "-t", f"{name}:top", str(tmp_path)],
+                       env={**engine.env, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for tag in ("base", "top"):
+        docker("push", f"{name}:{tag}", check=True)
+    docker("rmi", f"{name}:top", f"{name}:base", check=True)
+    blobs_before = sorted(os.listdir(engine.root / "image/blobs"))
+    for attempt in range(2):  # twice: the same image twice at once, then the two images at once
+        tags = ("top", "top") if attempt == 0 else ("base", "top")
+        pulls = [subprocess.Popen(["/usr/local/bin/docker", "pull", f"{name}:{tag}"], env=engine.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for tag in tags]
+        outputs = []
+        for p in pulls:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, out + err
+            outputs.append(out)
+        # each of the three new layers was downloaded and unpacked once, by one of the two pulls
+        completed = [line.split(":")[0] for out in outputs for line in out.splitlines() if line.endswith(": Pull complete")]
+        assert len(completed) == len(set(completed)) == 3, outputs
+        assert docker("run", "--rm", f"{name}:top", "cat", "/one", "/two").out == "one\ntwo"
+        for layer_dir in _layer_dirs(engine, f"{name}:top"):
+            assert sorted(os.listdir(layer_dir)) == ["blob.json", "diff", "layer.tar.gz", "meta.json"]
+        assert list((engine.root / "image/tmp").iterdir()) == []
+        assert sorted(os.listdir(engine.root / "image/blobs")) == blobs_before
+        docker("rmi", *sorted({f"{name}:{tag}" for tag in tags}), check=True)
 
 
 def test_dropped_connections_resume_or_fail_cleanly(engine: EngineProcess, registry: Registry, tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
@@ -169,6 +259,23 @@ def test_manifest_for_another_platform(engine: EngineProcess, registry: Registry
     r = engine.docker("pull", f"{registry.host}/other/arch:multi")
     assert r.returncode != 0 and "no matching manifest for linux/amd64" in r.stderr
     assert engine.docker("images", "-q").out == before
+
+
+def _push_one_layer_image(registry: Registry, repo: str, tag: str, blob: bytes, media_type: str, diff_id: str) -> None:
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    base = f"http://{registry.host}/v2/{repo}"
+    for data in (blob, config):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        location = _start_upload(base)
+        http_json(f"{location}{'&' if '?' in location else '?'}digest={digest}", "PUT", data,
+                  {"Content-Type": "application/octet-stream"})
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(config),
+                                      "digest": "sha256:" + hashlib.sha256(config).hexdigest()},
+                           "layers": [{"mediaType": media_type, "size": len(blob),
+                                       "digest": "sha256:" + hashlib.sha256(blob).hexdigest()}]}).encode()
+    http_json(f"{base}/manifests/{tag}", "PUT", manifest, {"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"})
 
 
 def _start_upload(base: str) -> str:

@@ -1,23 +1,30 @@
-"""docker pull: manifest (index → this platform), config, layers in parallel, in Docker's progress format.
+"""docker pull: manifest (index → this platform), config, then every layer downloaded and unpacked concurrently.
 
-Layers download three at a time into `<tmp>/blobs/<digest>.partial`, resuming
-with a Range request after a dropped connection, and are verified against their
-digest before they are unpacked, in order, into the layer store. The image is
-registered only when every layer is in: a failed pull leaves no image, and a
-re-run finds the layers that did arrive ("Already exists").
+All chain IDs follow from the config's diff IDs, so each layer is independent:
+it downloads (three at a time, engine-wide) into `<blobs>/<digest>.partial`,
+resuming with a Range request after a dropped connection and hashing as it
+arrives, is verified against its digest, and is then unpacked into the layer
+store (two at a time, engine-wide) while later layers still download. A blob is
+fetched by one pull at a time: a second pull needing the same layer waits for
+the first and then finds it "Already exists". The image is registered only when
+every layer is in: a failed pull stops its other downloads (their partial files
+stay, for the next pull to resume), waits for work already running, and leaves
+no image; a re-run finds the layers that did arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import platform
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -33,12 +40,14 @@ from engine.images.registry.client import (
     _RangeIgnored,
 )
 from engine.images.store import Image, ImageStore
-from engine.snapshots.layers import chain_id
+from engine.snapshots.layers import chain_ids
 
 log = logging.getLogger(__name__)
-PARALLEL = 3
+PARALLEL = 3  # downloads at a time, as Docker's max-concurrent-downloads
+UNPACKS = 2  # layers unpacked at a time
 RETRIES = 5
 Emit = Callable[[dict[str, Any]], None]
+T = TypeVar("T")
 
 
 def progress_bar(current: int, total: int | None) -> str:
@@ -82,12 +91,81 @@ class PullResult:
     new: bool
 
 
+@dataclass(frozen=True)
+class LayerJob:
+    """One layer of the image being pulled: its manifest descriptor and where it sits in the chain."""
+
+    desc: dict[str, Any]
+    diff_id: str
+    parent: str | None
+    chain: str
+
+    @property
+    def digest(self) -> str:
+        return str(self.desc["digest"])
+
+    @property
+    def short(self) -> str:
+        return _short(self.digest)
+
+
+def plan_layers(layers: list[dict[str, Any]], diff_ids: list[str]) -> list[LayerJob]:
+    """Pair the manifest's layer descriptors with the config's diff IDs and their chain IDs."""
+    if len(diff_ids) != len(layers):
+        raise RegistryError("the image config and its manifest disagree on the number of layers")
+    chains = chain_ids(diff_ids)
+    return [LayerJob(desc, diff_id, chains[i - 1] if i else None, chains[i])
+            for i, (desc, diff_id) in enumerate(zip(layers, diff_ids, strict=True))]
+
+
+class _KeyedLocks:
+    """An asyncio lock per key, forgotten once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+async def _in_thread(call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)` in a thread; if cancelled, wait for the thread to end first, so that the
+    locks held around it are not released while it still writes files."""
+    future = asyncio.ensure_future(asyncio.to_thread(call, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
+
+
+class _Stopped(RegistryError):
+    """The pull this download belongs to failed elsewhere: stop, keep the partial file."""
+
+
 class Puller:
     def __init__(self, store: ImageStore, settings: RegistrySettings, blob_dir: str) -> None:
         self.store = store
         self.settings = settings
         self.blob_dir = blob_dir
+        self._blob_locks = _KeyedLocks()
+        self._download_slots = asyncio.Semaphore(PARALLEL)
+        self._unpack_slots = asyncio.Semaphore(UNPACKS)
         os.makedirs(blob_dir, exist_ok=True)
+        for name in os.listdir(blob_dir):  # at start: verified blobs an engine crash left before unpacking
+            if not name.endswith(".partial"):
+                os.unlink(os.path.join(blob_dir, name))
 
     async def pull(self, ref: Reference, creds: Credentials, emit: Emit, wanted: tuple[str, str, str] | None = None) -> PullResult:
         repo = Repository(ref.domain, ref.path, creds, self.settings)
@@ -98,57 +176,65 @@ class Puller:
             chosen = select_platform(manifest, wanted or host_platform())
             manifest, media, digest = await asyncio.to_thread(repo.manifest, chosen)
         config_desc = manifest.get("config") or {}
-        layers = manifest.get("layers") or []
         if not config_desc.get("digest"):
             raise RegistryError("the manifest has no image config")
         config_bytes = await asyncio.to_thread(self._small_blob, repo, config_desc["digest"])
         config = json.loads(config_bytes)
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-        if len(diff_ids) != len(layers):
-            raise RegistryError("the image config and its manifest disagree on the number of layers")
+        jobs = plan_layers(manifest.get("layers") or [], (config.get("rootfs") or {}).get("diff_ids") or [])
         iid = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
         had_tag = ref.tag is not None and self.store.refs.get(str(ref)) == iid
-        parent: str | None = None
-        todo: list[tuple[dict[str, Any], str, str | None]] = []
-        for desc, diff_id in zip(layers, diff_ids):
-            chain = chain_id(parent, diff_id)
-            if self.store.layers.exists(chain):
-                emit({"status": "Already exists", "progressDetail": {}, "id": _short(desc["digest"])})
-                todo.append((desc, diff_id, None))
-            else:
-                emit({"status": "Pulling fs layer", "progressDetail": {}, "id": _short(desc["digest"])})
-                todo.append((desc, diff_id, chain))
-            parent = chain
-        gate = asyncio.Semaphore(PARALLEL)
+        with self.store.layers.hold(job.chain for job in jobs):  # an rmi or prune meanwhile must not collect them
+            todo = []
+            for job in jobs:
+                if self.store.layers.exists(job.chain):
+                    emit({"status": "Already exists", "progressDetail": {}, "id": job.short})
+                else:
+                    emit({"status": "Pulling fs layer", "progressDetail": {}, "id": job.short})
+                    todo.append(job)
+            await self._fetch_layers(repo, todo, emit)
+            img = self.store.add(config_bytes)
+        emit({"status": f"Digest: {digest}"})
+        return PullResult(img, digest, not had_tag)
+
+    # -- layers ------------------------------------------------------------------------------------
+    async def _fetch_layers(self, repo: Repository, jobs: list[LayerJob], emit: Emit) -> None:
+        """Every job at once (the slots bound the work); the first failure stops the rest, then is raised."""
         loop = asyncio.get_running_loop()
+        stop = threading.Event()
 
         def emit_threadsafe(msg: dict[str, Any]) -> None:
             loop.call_soon_threadsafe(emit, msg)
 
-        async def fetch(desc: dict[str, Any]) -> str:
-            async with gate:
-                return await asyncio.to_thread(self._download, repo, desc, emit_threadsafe)
-
-        downloads = {desc["digest"]: asyncio.ensure_future(fetch(desc)) for desc, _, chain in todo if chain}
+        tasks = [asyncio.ensure_future(self._fetch_layer(repo, job, emit, emit_threadsafe, stop)) for job in jobs]
         try:
-            parent = None
-            for desc, diff_id, chain in todo:
-                if chain is None:
-                    parent = chain_id(parent, diff_id)
-                    continue
-                path = await downloads[desc["digest"]]
-                emit({"status": "Extracting", "progressDetail": {"current": 0, "total": desc.get("size", 0)},
-                      "id": _short(desc["digest"])})
-                layer = await asyncio.to_thread(self._unpack, parent, path, diff_id, desc)
-                parent = layer.chain_id
-                emit({"status": "Pull complete", "progressDetail": {}, "id": _short(desc["digest"])})
+            await asyncio.gather(*tasks)
         finally:
-            for task in downloads.values():
-                if not task.done():
-                    task.cancel()
-        img = self.store.add(config_bytes)
-        emit({"status": f"Digest: {digest}"})
-        return PullResult(img, digest, not had_tag)
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _fetch_layer(self, repo: Repository, job: LayerJob, emit: Emit, emit_threadsafe: Emit,
+                           stop: threading.Event) -> None:
+        async with self._blob_locks.hold(job.digest):  # one download of a blob at a time, engine-wide
+            if self.store.layers.exists(job.chain):  # a concurrent pull brought it in meanwhile
+                emit({"status": "Already exists", "progressDetail": {}, "id": job.short})
+                return
+            async with self._download_slots:
+                path = await _in_thread(self._download, repo, job.desc, emit_threadsafe, stop)
+            try:
+                emit({"status": "Extracting", "progressDetail": {"current": 0, "total": job.desc.get("size", 0)},
+                      "id": job.short})
+                async with self._unpack_slots:
+                    await _in_thread(self._unpack, job, path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            emit({"status": "Pull complete", "progressDetail": {}, "id": job.short})
+
+    def _unpack(self, job: LayerJob, path: str) -> None:
+        """Unpack a verified blob in one pass; a gzip blob is kept as the layer's archive (for pushes)."""
+        self.store.layers.add_from_file(job.parent, path, expected_diff_id=job.diff_id, blob_digest=job.digest)
 
     # -- blobs -------------------------------------------------------------------------------------
     def _small_blob(self, repo: Repository, digest: str) -> bytes:
@@ -158,73 +244,74 @@ class Puller:
             raise RegistryError(f"image config verification failed for digest {digest}")
         return data
 
-    def _download(self, repo: Repository, desc: dict[str, Any], emit: Emit) -> str:
+    def _download(self, repo: Repository, desc: dict[str, Any], emit: Emit, stop: threading.Event) -> str:
+        """Fetch a blob to `<blobs>/<hex>` and verify it; returns that path."""
         digest = desc["digest"]
         if not digest.startswith("sha256:"):
             raise InvalidArgument(f"unsupported digest algorithm in {digest}")
         final = os.path.join(self.blob_dir, digest[7:])
         partial = final + ".partial"
-        total = desc.get("size")
-        short = _short(digest)
+        sha256 = self._receive(repo, desc, partial, emit, stop)
+        emit({"status": "Verifying Checksum", "progressDetail": {}, "id": _short(digest)})
+        if "sha256:" + sha256.hexdigest() != digest:
+            os.unlink(partial)
+            raise RegistryError(f"filesystem layer verification failed for digest {digest}")
+        os.rename(partial, final)
+        emit({"status": "Download complete", "progressDetail": {}, "id": _short(digest)})
+        return final
+
+    def _receive(self, repo: Repository, desc: dict[str, Any], partial: str, emit: Emit,
+                 stop: threading.Event) -> hashlib._Hash:
+        """Download into `partial` with retries; returns the sha256 of all it holds."""
+        short = _short(desc["digest"])
         for attempt in range(RETRIES):
-            offset = os.path.getsize(partial) if os.path.exists(partial) else 0
             try:
-                chunks, length = repo.blob(digest, offset)
-                total = length or total
-                done = offset
-                last = 0
-                with open(partial, "ab") as out:
-                    for chunk in chunks:
-                        out.write(chunk)
-                        done += len(chunk)
-                        if done - last >= 512 * 1024 or (total and done >= total):
-                            last = done
-                            emit({"status": "Downloading", "progressDetail": {"current": done, "total": total or 0},
-                                  "progress": progress_bar(done, total), "id": short})
-                if total and done < total:
-                    raise requests.exceptions.ChunkedEncodingError("unexpected EOF")
-                break
+                return self._receive_once(repo, desc, partial, emit, stop)
             except _RangeIgnored:
                 os.unlink(partial)
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ReadTimeout) as exc:
                 log.info("download of %s interrupted (%s); retrying", short, exc)
                 if attempt == RETRIES - 1:
-                    raise RegistryError(f"failed to download layer {short}: unexpected EOF") from None
+                    break
                 emit({"status": f"Retrying in {attempt + 1} second{'s' if attempt else ''}", "progressDetail": {}, "id": short})
-                import time
+                if stop.wait(attempt + 1):
+                    raise _Stopped(f"download of layer {short} stopped") from None
+        raise RegistryError(f"failed to download layer {short}: unexpected EOF")
 
-                time.sleep(attempt + 1)
-        emit({"status": "Verifying Checksum", "progressDetail": {}, "id": short})
-        if "sha256:" + _file_sha256(partial) != digest:
-            os.unlink(partial)
-            raise RegistryError(f"filesystem layer verification failed for digest {digest}")
-        os.rename(partial, final)
-        emit({"status": "Download complete", "progressDetail": {}, "id": short})
-        return final
-
-    def _unpack(self, parent: str | None, path: str, diff_id: str, desc: dict[str, Any]) -> Any:
-        try:
-            with open(path, "rb") as f:
-                layer = self.store.layers.add_from_stream(parent, f, expected_diff_id=diff_id)
-            if "gzip" in (desc.get("mediaType") or "") or desc.get("mediaType", "").endswith("tar.gzip"):
-                self.store.layers.keep_compressed(layer, path, desc["digest"], desc.get("size") or os.path.getsize(path))
-            return layer
-        finally:
-            if os.path.exists(path):
-                os.unlink(path)
+    def _receive_once(self, repo: Repository, desc: dict[str, Any], partial: str, emit: Emit,
+                      stop: threading.Event) -> hashlib._Hash:
+        """One request, appending to what an earlier attempt left; hashes as it writes."""
+        sha256 = hashlib.sha256()
+        offset = _hash_file(partial, sha256) if os.path.exists(partial) else 0
+        chunks, length = repo.blob(desc["digest"], offset)
+        total = length or desc.get("size")
+        done, last = offset, 0
+        with open(partial, "ab") as out:
+            for chunk in chunks:
+                if stop.is_set():
+                    raise _Stopped(f"download of layer {_short(desc['digest'])} stopped")
+                out.write(chunk)
+                sha256.update(chunk)
+                done += len(chunk)
+                if done - last >= 512 * 1024 or (total and done >= total):
+                    last = done
+                    emit({"status": "Downloading", "progressDetail": {"current": done, "total": total or 0},
+                          "progress": progress_bar(done, total), "id": _short(desc["digest"])})
+        if total and done < total:
+            raise requests.exceptions.ChunkedEncodingError("unexpected EOF")
+        return sha256
 
 
 def _short(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
+def _hash_file(path: str, sha256: hashlib._Hash) -> int:
+    """Feed a file to `sha256`; returns its length."""
+    size = 0
     with open(path, "rb") as f:
-        while True:
-            block = f.read(1 << 20)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
+        while block := f.read(1 << 20):
+            sha256.update(block)
+            size += len(block)
+    return size

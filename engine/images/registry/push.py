@@ -42,7 +42,7 @@ class Pusher:
         for _, digest, _ in reversed(blobs):
             emit({"status": "Preparing", "progressDetail": {}, "id": _short(digest)})
         loop = asyncio.get_running_loop()
-        for path, digest, size in reversed(blobs):
+        for path, digest, _size in reversed(blobs):
             short = _short(digest)
             exists = await asyncio.to_thread(repo.has_blob, digest)
             if exists:
