@@ -30,6 +30,18 @@ class Listener:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Docker's pre-swarm cluster flags: where the shared store is, and this host's tunnel end."""
+
+    store: str  # as given: etcd://host:port[,host:port]
+    endpoints: tuple[str, ...]  # host:port of each etcd member
+    advertise: str  # an IPv4 address of this host that the others reach
+    advertise_text: str  # as given, e.g. 10.0.0.5:2376
+    vxlan_port: int = 4789
+    overlay_pool: str = "10.0.0.0/8"
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     root: str = DEFAULT_ROOT
     exec_root: str = DEFAULT_EXEC_ROOT
@@ -48,10 +60,13 @@ class EngineConfig:
     conmon: str = "conmon"
     init_binary: str = ""
     log_level: str = "info"
+    log_format: str = "text"  # "text" or "json" (JSON lines)
+    otel: bool = False  # trace with OpenTelemetry even without an OTEL_EXPORTER_OTLP_* endpoint
     pidfile: str = ""
     debug: bool = False
     insecure_registries: tuple[str, ...] = ()
     certs_dirs: tuple[str, ...] = ("/etc/berth/certs.d", "/etc/docker/certs.d")
+    cluster: ClusterConfig | None = None  # overlay networks across hosts, with --cluster-store
 
     @property
     def runc_root(self) -> str:
@@ -102,12 +117,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conmon", default="")
     p.add_argument("--init-path", default="")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--log-format", default="text", choices=("text", "json"),
+                   help="engine log lines as text or as JSON lines with request ids (default %(default)s)")
+    p.add_argument("--otel", action="store_true",
+                   help="export OpenTelemetry traces over OTLP/HTTP (also on when OTEL_EXPORTER_OTLP_ENDPOINT is set)")
     p.add_argument("--pidfile", default="")
     p.add_argument("--insecure-registry", action="append", dest="insecure_registries", default=[],
                    help="registry host[:port] or CIDR to reach without TLS verification (repeatable)")
     p.add_argument("--certs-dir", action="append", dest="certs_dirs", default=[],
                    help="directory of per-registry TLS files, <dir>/<host:port>/ca.crt (default /etc/berth/certs.d and /etc/docker/certs.d)")
+    p.add_argument("--cluster-store", default="", help="etcd://HOST:PORT[,HOST:PORT]: the store of overlay networks")
+    p.add_argument("--cluster-advertise", default="", help="IP[:PORT] of this host that the other hosts reach")
+    p.add_argument("--vxlan-port", type=int, default=4789, help="UDP port of the overlay tunnels (default %(default)s)")
+    p.add_argument("--overlay-pool", default="10.0.0.0/8", help="address pool of overlay networks (default %(default)s)")
     return p
+
+
+def parse_cluster(store: str, advertise: str, vxlan_port: int, overlay_pool: str) -> ClusterConfig | None:
+    if not store:
+        if advertise:
+            raise ConfigError("--cluster-advertise needs --cluster-store")
+        return None
+    parts = urlsplit(store)
+    if parts.scheme != "etcd" or not parts.netloc or parts.path not in ("", "/"):
+        raise ConfigError(f"invalid --cluster-store {store!r}: use etcd://HOST:PORT[,HOST:PORT]")
+    endpoints = []
+    for member in parts.netloc.split(","):
+        host, _, port = member.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"invalid --cluster-store member {member!r}: use HOST:PORT")
+        endpoints.append(member)
+    if not advertise:
+        raise ConfigError("--cluster-store needs --cluster-advertise IP: the address other hosts reach this one on")
+    address = advertise.rsplit(":", 1)[0] if advertise.count(":") == 1 else advertise
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        raise ConfigError(f"invalid --cluster-advertise {advertise!r}: use an IPv4 address of this host") from None
+    if not 0 < vxlan_port < 65536:
+        raise ConfigError(f"invalid --vxlan-port {vxlan_port}")
+    try:
+        ipaddress.IPv4Network(overlay_pool)
+    except ValueError:
+        raise ConfigError(f"invalid --overlay-pool {overlay_pool!r}") from None
+    return ClusterConfig(store, tuple(endpoints), address, advertise, vxlan_port, overlay_pool)
 
 
 def from_args(ns: argparse.Namespace) -> EngineConfig:
@@ -141,7 +194,8 @@ def from_args(ns: argparse.Namespace) -> EngineConfig:
         cgroup_parent=ns.cgroup_parent.strip("/") or "berth", bridge_prefix=ns.bridge_prefix,
         address_pool=ns.pool, nft_table=ns.nft_table, socket_group=ns.group, tls=tls, tls_verify=ns.tlsverify,
         tls_ca=ns.tlscacert, tls_cert=ns.tlscert, tls_key=ns.tlskey, runc=runc, conmon=conmon, init_binary=init,
-        log_level=ns.log_level, pidfile=ns.pidfile, debug=ns.log_level == "debug",
+        log_level=ns.log_level, log_format=ns.log_format, otel=ns.otel, pidfile=ns.pidfile, debug=ns.log_level == "debug",
         insecure_registries=tuple(ns.insecure_registries),
         certs_dirs=tuple(ns.certs_dirs) or ("/etc/berth/certs.d", "/etc/docker/certs.d"),
+        cluster=parse_cluster(ns.cluster_store, ns.cluster_advertise, ns.vxlan_port, ns.overlay_pool),
     )

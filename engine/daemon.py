@@ -27,10 +27,12 @@ from engine.api import build as build_api
 from engine.api import containers as containers_api
 from engine.api import images as images_api
 from engine.api import networks as networks_api
+from engine.api import observability as observability_api
 from engine.api import registry as registry_api
 from engine.api import system as system_api
 from engine.api import volumes as volumes_api
 from engine.api.http import Request
+from engine.api.observability import RequestObserver
 from engine.api.router import (
     API_VERSION,
     MIN_API_VERSION,
@@ -44,7 +46,7 @@ from engine.config import ConfigError, EngineConfig
 from engine.containers import cgroups, mountplan
 from engine.containers.execs import ExecService
 from engine.containers.lifecycle import Lifecycle, LifecycleSettings
-from engine.containers.model import PAUSED, RUNNING
+from engine.containers.model import PAUSED, RUNNING, STATUSES
 from engine.containers.registry import Registry
 from engine.containers.runtime import Runtime, RuntimeConfig
 from engine.containers.service import ContainerService
@@ -54,8 +56,12 @@ from engine.images.config import host_architecture
 from engine.images.registry.client import RegistrySettings
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
+from engine.network.overlay import OverlayDriver, OverlaySettings
 from engine.network.sandboxes import Sandboxes
 from engine.network.service import NetworkService, NetworkSettings
+from engine.observe import logging as observe_logging
+from engine.observe import metrics, tracing
+from engine.observe.readiness import Readiness
 from engine.snapshots.layers import LayerStore
 from engine.util.fs import atomic_write_bytes
 from engine.util.timefmt import rfc3339_now
@@ -108,6 +114,8 @@ class Daemon:
         self.registry = Registry(ContainerStore(cfg.root))
         self.networks = NetworkService(network_settings(cfg), self.events)
         self.sandboxes = Sandboxes(self.networks)
+        self.overlay = overlay_driver(cfg, self.engine_id, self.networks)
+        self.networks.overlay = self.sandboxes.overlay = self.overlay
         self.volumes = VolumeService(cfg.root, self.events)
         self.volumes.in_use = lambda: mountplan.in_use(self.registry.all())
         self.lifecycle = Lifecycle(self.registry, self.runtime, self.layers, self.events,
@@ -127,7 +135,15 @@ class Daemon:
         build_api.register(self.router, services)
         registry_api.register(self.router, services, RegistrySettings(
             certs_dirs=tuple(cfg.certs_dirs), insecure=tuple(cfg.insecure_registries)))
-        self.server = HttpServer(self.router.dispatch, common_headers(f"Berth/{__version__} (linux)"))
+        self.readiness = Readiness(cfg.nft_table, lambda: [b.bridge for b in self.networks.bridges()])
+        observability_api.register(self.router, services, self.readiness)
+        observer = RequestObserver(self.router.dispatch)
+        self.server = HttpServer(observer.dispatch, common_headers(f"Berth/{__version__} (linux)"), observer.scope)
+        self.collector = metrics.EngineCollector(
+            __version__, STATUSES, lambda: [c.state.status for c in self.registry.all()],
+            lambda: len(self.image_store.images), self.layers.all_chain_ids,
+            lambda chain: self.layers.get(chain).size if self.layers.exists(chain) else None)
+        metrics.register_collector(self.collector)
         self._versions: dict[str, str] = {}
         self._stopping = asyncio.Event()
 
@@ -164,9 +180,13 @@ class Daemon:
                 await self.lifecycle.recover(c)
             except Exception:  # noqa: BLE001 - one bad container must not keep the engine down
                 log.exception("recovering container %s", c.short_id)
+        self.readiness.state_loaded = True
         running = {c.id for c in self.registry.all() if c.state.status in (RUNNING, PAUSED)}
         self.sandboxes.forget_stale_endpoints(running)
+        if self.overlay is not None:
+            await self.overlay.start()
         await self.networks.apply_rules()
+        self.readiness.networks_up = True
         asyncio.get_running_loop().create_task(self.containers.restart_at_boot())
         self._docker_watch = asyncio.get_running_loop().create_task(self.networks.watch_docker())
 
@@ -192,6 +212,7 @@ class Daemon:
         if self.cfg.pidfile:
             with open(self.cfg.pidfile, "w", encoding="ascii") as f:
                 f.write(str(os.getpid()))
+        self.readiness.serving = True
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
@@ -212,10 +233,14 @@ class Daemon:
 
     async def shutdown(self) -> None:
         log.info("shutting down; containers keep running")
+        self.readiness.stopping = True
         await self.server.close()
+        metrics.unregister_collector(self.collector)
         self._docker_watch.cancel()
         self.lifecycle.close()
         self.sandboxes.dns.close()
+        if self.overlay is not None:
+            await self.overlay.stop()
         for listener in self.cfg.hosts:
             if listener.scheme == "unix" and os.path.exists(listener.address):
                 os.unlink(listener.address)
@@ -269,7 +294,7 @@ class Daemon:
             warnings.append("WARNING: No blkio weight_device support")
         if not h.swap:
             warnings.append("WARNING: No swap limit support")
-        return {
+        doc: dict[str, Any] = {
             "ID": self.engine_id,
             "Containers": len(all_c), "ContainersRunning": running, "ContainersPaused": paused,
             "ContainersStopped": len(all_c) - running - paused,
@@ -303,6 +328,10 @@ class Daemon:
             "SecurityOptions": ["name=seccomp,profile=default"] + (["name=cgroupns"] if h.version == 2 else []),
             "Warnings": warnings,
         }
+        if self.overlay is not None:
+            doc["Plugins"]["Network"].append("overlay")
+            self.overlay.describe(doc)
+        return doc
 
     async def disk_usage(self) -> dict[str, Any]:
         from engine.api.shapes import container_summary, image_summary
@@ -324,6 +353,14 @@ class Daemon:
 
     async def pull(self, req: Request) -> Any:
         return await self.pull_handler(req)
+
+
+def overlay_driver(cfg: EngineConfig, engine_id: str, networks: NetworkService) -> OverlayDriver | None:
+    c = cfg.cluster
+    if c is None:
+        return None
+    return OverlayDriver(OverlaySettings(c.store, c.endpoints, c.advertise, c.advertise_text, engine_id,
+                                         c.vxlan_port, c.overlay_pool), networks)
 
 
 def network_settings(cfg: EngineConfig) -> NetworkSettings:
@@ -357,12 +394,10 @@ def _read_flag(path: str) -> bool:
 
 
 def run(cfg: EngineConfig) -> None:
-    logging.basicConfig(
-        level=getattr(logging, cfg.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)
-    logging.getLogger("asyncio").setLevel(logging.INFO)
+    observe_logging.configure(cfg.log_level, cfg.log_format, tracing.current_ids)
+    if tracing.wanted(cfg.otel, os.environ):
+        tracing.setup()
+        log.info("tracing with OpenTelemetry (OTLP/HTTP)")
     os.umask(0o022)
 
     async def main() -> None:
@@ -374,3 +409,5 @@ def run(cfg: EngineConfig) -> None:
     except ConfigError as exc:
         log.error("%s", exc)
         raise SystemExit(2) from None
+    finally:
+        tracing.shutdown()

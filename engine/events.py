@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.observe.metrics import count_event
+
 HISTORY = 1024
 QUEUE_LIMIT = 4096
 
@@ -66,6 +68,7 @@ class EventBus:
         self._last_ns = ns
         event = Event(type, action, actor_id, dict(attributes or {}), ns)
         self.recent.append(event)
+        count_event(type, action)
         for sub in list(self.subscribers):
             if not sub.accepts(event):
                 continue

@@ -100,6 +100,9 @@ class Request:
         self.headers = headers
         self.api_version: tuple[int, int] | None = None
         self.params: dict[str, str] = {}
+        self.route = ""  # the matched route's template, set by the router
+        self.request_id = ""  # set by the request observer (engine.api.observability)
+        self.span: Any = None  # the request's tracing span, when tracing is on
         self._body = _Body()
         self._conn = conn
         self.upgrade = False

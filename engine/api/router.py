@@ -33,6 +33,7 @@ class Route:
     method: str
     pattern: re.Pattern[str]
     handler: Handler
+    template: str  # the path as registered, e.g. /containers/{id}/json: what metrics and traces name
 
 
 class Router:
@@ -48,19 +49,20 @@ class Router:
             regex += f"(?P<{m.group(1)}>{m.group(2) or '[^/]+'})"
             pos = m.end()
         regex += re.escape(path[pos:]) + "$"
-        self.routes.append(Route(method, re.compile(regex), handler))
+        self.routes.append(Route(method, re.compile(regex), handler, path))
 
-    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-        allowed = False
+    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str], str] | None:
+        """The handler, path parameters and route template for a request; None when no route matches."""
+        allowed = ""
         for route in self.routes:
             m = route.pattern.match(path)
             if m is None:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
-                return route.handler, m.groupdict()
-            allowed = True
+                return route.handler, m.groupdict(), route.template
+            allowed = route.template
         if allowed:
-            return _method_not_allowed, {}
+            return _method_not_allowed, {}, allowed
         return None
 
     async def dispatch(self, req: Request) -> ReplyLike:
@@ -78,8 +80,7 @@ class Router:
         found = self.resolve(req.method, req.path.rstrip("/") or "/")
         if found is None:
             return Reply.error(404, "page not found")
-        handler, params = found
-        req.params = params
+        handler, req.params, req.route = found
         try:
             return await handler(req)
         except EngineError as exc:

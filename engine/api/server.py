@@ -8,6 +8,7 @@ goes away (EOF) is cancelled, unless the connection was hijacked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -128,12 +129,26 @@ class _Connection:
             pass
 
 
-class HttpServer:
-    """Serves `dispatch` on any number of listeners (unix sockets, TCP, TLS)."""
+RequestScope = Callable[[Request], contextlib.AbstractContextManager[object]]
 
-    def __init__(self, dispatch: Handler, common_headers: Callable[[], dict[str, str]]) -> None:
+
+def _no_scope(req: Request) -> contextlib.AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
+
+class HttpServer:
+    """Serves `dispatch` on any number of listeners (unix sockets, TCP, TLS).
+
+    `request_scope` is entered around each request, from its headers to the last
+    byte of its reply (or the end of a hijacked session); whatever context it
+    sets is seen by the handler and by the task that streams the reply.
+    """
+
+    def __init__(self, dispatch: Handler, common_headers: Callable[[], dict[str, str]],
+                 request_scope: RequestScope = _no_scope) -> None:
         self.dispatch = dispatch
         self.common_headers = common_headers
+        self.request_scope = request_scope
         self.servers: list[asyncio.AbstractServer] = []
         self.connections: set[asyncio.Task[None]] = set()
 
@@ -166,6 +181,10 @@ class HttpServer:
 
     async def _serve_one(self, conn: _Connection, req: Request) -> bool:
         """Run one handler and write its reply. Returns whether to keep the connection."""
+        with self.request_scope(req):
+            return await self._serve_in_scope(conn, req)
+
+    async def _serve_in_scope(self, conn: _Connection, req: Request) -> bool:
         handler = asyncio.create_task(self.dispatch(req))
         if not req.upgrade:
             closed = asyncio.create_task(conn.peer_closed.wait())

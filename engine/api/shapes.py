@@ -35,7 +35,8 @@ def network_settings(c: Container, summary: bool = False) -> dict[str, Any]:
     networks = dict(c.networks)
     if summary:
         return {"Networks": networks}
-    primary = next(iter(networks.values()), {}) if networks else {}
+    # Docker fills the top-level address fields from the default bridge network only (legacy fields)
+    primary = networks.get("bridge") or {}
     ports = c.ports
     port_map: dict[str, Any] = {p: None for p in (c.config.get("ExposedPorts") or {})}
     port_map.update(ports or {})

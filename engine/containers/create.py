@@ -1,7 +1,7 @@
 """From a create request and an image to a container record (pure).
 
 Docker's merge rules: the image supplies Cmd only when the request gives neither
-Cmd nor Entrypoint; Env is the image's with the request's overriding by key;
+Cmd nor Entrypoint; Env is the request's followed by the image's it does not override;
 Labels, ExposedPorts and Volumes are unions; WorkingDir, User, StopSignal and
 Healthcheck fall back to the image's. The host config gets Docker's defaults
 (restart policy "no", json-file log config, 64 MB /dev/shm, swap twice memory).
@@ -24,12 +24,15 @@ _ENV_NAME_RE = re.compile(r"^[^=]+$")
 
 
 def merge_env(image_env: list[str] | None, user_env: list[str] | None) -> list[str]:
+    """The request's variables first, then the image's that the request does not set (Docker's order)."""
     merged: dict[str, str] = {}
-    for item in (image_env or []) + (user_env or []):
-        key, eq, _ = item.partition("=")
+    for item in user_env or []:
+        key = item.partition("=")[0]
         if not key:
             raise InvalidArgument(f"invalid environment variable: {item}")
-        merged[key] = item if eq else item
+        merged[key] = item
+    for item in image_env or []:
+        merged.setdefault(item.partition("=")[0], item)
     return list(merged.values())
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.containers.model import RUNNING, Container, Health
+from engine.observe import metrics
 from engine.util.timefmt import now_ns, rfc3339
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class HealthMonitor:
                     continue
                 start = now_ns()
                 code, output = await self._probe(c, argv, timeout)
+                metrics.count_health_check(code)
                 before = c.state.health.status
                 after = record(c.state.health, code, output, start, now_ns(), c.state.started_ns, start_period, retries)
                 self.save(c)

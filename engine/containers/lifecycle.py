@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import signal as signals
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -48,6 +49,9 @@ from engine.errors import Conflict, EngineError, NotModified, SystemFault
 from engine.events import EventBus
 from engine.network.ports import HeldPort
 from engine.network.sandboxes import Sandboxes
+from engine.observe import metrics
+from engine.observe.logging import outside_request
+from engine.observe.tracing import traced
 from engine.snapshots.layers import LayerStore
 from engine.snapshots.rootfs import Rootfs
 from engine.util.fs import atomic_write_json
@@ -140,7 +144,9 @@ class Lifecycle:
                 raise Conflict(f"container {c.id} is marked for removal and cannot be started")
             await self._start_locked(c)
 
+    @traced("container.start")
     async def _start_locked(self, c: Container) -> None:
+        began = time.perf_counter()
         paths = self.registry.store.paths(c.id)
         rootfs = self.rootfs(c)
         held: list[HeldPort] = []
@@ -181,7 +187,7 @@ class Lifecycle:
         self.attach.connect_all(c.id, lambda: connect_attach(paths.bundle))
         self.exit_future(c)
         try:
-            self._watch(c)
+            outside_request(self._watch, c)  # the exit it waits for is not part of this request
             await self.runtime.start(c.id)
         except EngineError as exc:
             await self.runtime.kill(c.id, signals.SIGKILL)
@@ -195,9 +201,10 @@ class Lifecycle:
         c.state.error = ""
         c.state.exit_code = 0
         c.state.oom_killed = False
-        self.health.start(c)
+        outside_request(self.health.start, c)
         self.registry.save(c)
         self.event(c, "start")
+        metrics.observe_container_start(time.perf_counter() - began)
 
     async def _start_failed(self, c: Container, rootfs: Rootfs, exc: EngineError, volumes_acquired: bool) -> None:
         if volumes_acquired:
@@ -323,6 +330,8 @@ class Lifecycle:
         """Wait until the current run ends; False on timeout."""
         if c.state.status not in (RUNNING, PAUSED, RESTARTING):
             return True
+        if c.state.status == RESTARTING and c.id in self.pending_restarts:
+            return True  # ended; only waiting out its restart back-off
         fut = self.exit_future(c)
         try:
             await asyncio.wait_for(asyncio.shield(fut), timeout)
@@ -388,13 +397,21 @@ class Lifecycle:
             self.event(c, "kill", {"signal": str(sig)})
             await self.signal(c, sig)
             if await self.wait_exit(c, None if timeout < 0 else timeout):
+                self._settle_restart(c)
                 self.event(c, "stop")
                 return
         self.event(c, "kill", {"signal": str(int(signals.SIGKILL))})
         await self.signal(c, signals.SIGKILL)
         if not await self.wait_exit(c, 30):
             raise SystemFault(f"container {c.id} did not exit after SIGKILL")
+        self._settle_restart(c)
         self.event(c, "stop")
+
+    def _settle_restart(self, c: Container) -> None:
+        """The run ended just as it was stopped and its policy scheduled a restart: cancel it,
+        so `docker stop` returns with the container exited, not restarting."""
+        if c.state.status == RESTARTING:
+            self.cancel_restart(c)
 
     async def pause(self, c: Container) -> None:
         async with self.registry.lock(c):

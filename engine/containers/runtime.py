@@ -37,6 +37,7 @@ from engine.containers.conmon import (
     read_json_line,
 )
 from engine.errors import Conflict, InvalidArgument, SystemFault
+from engine.observe.tracing import traced
 
 
 class RuntimeError_(SystemFault):
@@ -90,6 +91,7 @@ class Runtime:
         os.makedirs(cfg.runc_root, mode=0o700, exist_ok=True)
 
     # -- runc ----------------------------------------------------------------------
+    @traced(lambda self, *args, **_: f"runc {args[0]}")
     async def runc(self, *args: str, check: bool = True) -> tuple[int, bytes, bytes]:
         proc = await asyncio.create_subprocess_exec(
             self.cfg.runc, "--root", self.cfg.runc_root, *args,
@@ -101,6 +103,7 @@ class Runtime:
             raise RuntimeError_(f"runc {args[0]} failed: {_runc_message(err)}")
         return rc, out, err
 
+    @traced("runc start")
     async def start(self, cid: str) -> None:
         """Let a created container's process run.
 
@@ -186,6 +189,7 @@ class Runtime:
             args.append("-i")
         return args
 
+    @traced("conmon: runc create")
     async def create(self, req: CreateRequest) -> Created:
         """Run conmon → `runc create`; returns once the container's init is ready to start."""
         args = self._conmon_args(req.cid, req.cid, req.bundle, req.name, req.terminal, req.stdin)

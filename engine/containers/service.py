@@ -34,6 +34,7 @@ from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.images import reference
 from engine.images.service import ImageService
 from engine.network.ports import requests_from
+from engine.observe import metrics
 from engine.util.filters import Filters
 from engine.util.timefmt import now_ns
 
@@ -217,6 +218,7 @@ class ContainerService:
                 self.registry.save(c)
                 return
             c.state.restart_count += 1
+            metrics.count_restart("policy")
             try:
                 await self.lifecycle._start_locked(c)
             except EngineError as exc:
@@ -253,6 +255,7 @@ class ContainerService:
             await self.lifecycle.stop(c, timeout)
         await self.start(c)
         self.lifecycle.event(c, "restart")
+        metrics.count_restart("manual")
 
     async def wait(self, c: Container, condition: str) -> int:
         if condition not in ("", "not-running", "next-exit", "removed"):

@@ -29,6 +29,7 @@ class Endpoint:
     ipam_ip: str = ""  # the address the user asked for (--ip), kept across restarts
     ifname: str = ""  # inside the container: eth0, eth1, ...
     host_ifname: str = ""  # the veth end on the host
+    links: dict[str, str] = field(default_factory=dict)  # link alias -> container name, for this container only
 
 
 @dataclass
@@ -51,6 +52,11 @@ class Network:
     @property
     def user_defined(self) -> bool:
         return self.name not in BUILTIN
+
+    @property
+    def scope(self) -> str:
+        """Docker's scope: overlay networks span the cluster."""
+        return "global" if self.driver == "overlay" else "local"
 
     @property
     def has_ip(self) -> bool:
@@ -86,7 +92,7 @@ class Network:
             "Name": self.name,
             "Id": self.id,
             "Created": rfc3339(self.created_ns),
-            "Scope": "local",
+            "Scope": self.scope,
             "Driver": driver,
             "EnableIPv6": False,
             "IPAM": {"Driver": "default", "Options": None if self.default else {}, "Config": ipam_config},

@@ -83,6 +83,7 @@ class Attachment:
     host_ifname: str = ""  # veth: the host end's name
     parent: str = ""  # macvlan: the parent interface
     macvlan_mode: str = "bridge"
+    mtu: int = 0  # 0: the kernel's default (1500); less on a VXLAN overlay
 
 
 @dataclass
@@ -110,7 +111,7 @@ def _attach(host: IPRoute, inside: IPRoute, ns_fd: int, a: Attachment) -> None:
                 raise
         host_idx = _index(host, a.host_ifname)
         host.link("set", index=host_idx, master=_index(host, a.bridge))
-        host.link("set", index=host_idx, state="up")
+        host.link("set", index=host_idx, state="up", **({"mtu": a.mtu} if a.mtu else {}))
         # A container reaching its own published port comes back through the same bridge port.
         write_sysctl(f"/sys/class/net/{a.host_ifname}/brport/hairpin_mode", "1")
     elif a.kind == "macvlan":
@@ -119,7 +120,7 @@ def _attach(host: IPRoute, inside: IPRoute, ns_fd: int, a: Attachment) -> None:
                   net_ns_fd=ns_fd)
         inside.link("set", index=_index(inside, tmp), ifname=a.ifname)
     idx = _index(inside, a.ifname)
-    inside.link("set", index=idx, address=a.mac)
+    inside.link("set", index=idx, address=a.mac, **({"mtu": a.mtu} if a.mtu else {}))
     inside.addr("add", index=idx, address=a.address, prefixlen=a.prefixlen)
     inside.link("set", index=idx, state="up")
     if a.gateway:

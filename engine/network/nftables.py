@@ -6,8 +6,10 @@ import asyncio
 import json
 
 from engine.errors import SystemFault
+from engine.observe.tracing import traced
 
 
+@traced("nftables apply")
 async def apply(script: str, echo: bool = False) -> str:
     """Run `script` as one transaction. With `echo`, returns what nft added, with rule handles."""
     argv = ["nft", "-e", "-a", "-f", "-"] if echo else ["nft", "-f", "-"]

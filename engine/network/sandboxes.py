@@ -23,6 +23,7 @@ from engine.network.dns import Answer, DnsServer
 from engine.network.model import Endpoint, Network
 from engine.network.ports import HeldPort, PortAllocator, requests_from
 from engine.network.service import NetworkService
+from engine.observe.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,22 @@ class NetworkedContainer(Protocol):
     sandbox_key: str
 
 
+class OverlayEndpoints(Protocol):
+    """What sandboxes need of the overlay driver (engine/network/overlay.py), present with a cluster store."""
+
+    async def claim_address(self, net: Network, container_id: str, wanted: str) -> str: ...
+
+    async def join(self, net: Network, ep: Endpoint) -> None: ...
+
+    async def leave(self, net: Network, ep: Endpoint) -> None: ...
+
+    def remote_endpoints(self, net: Network) -> list[Endpoint]: ...
+
+
+ROUTED_DRIVERS = ("bridge", "overlay")  # a veth into a bridge with the gateway: ports can be published
+MTU_OPTION = "com.docker.network.driver.mtu"
+
+
 @dataclass
 class SandboxResult:
     path: str
@@ -45,11 +62,25 @@ class SandboxResult:
     embedded_dns: bool = False
 
 
+def link_aliases(links: list[str] | None) -> dict[str, str]:
+    """Docker's links on a user-defined network ("name:alias" or "name"): alias -> container name.
+
+    libnetwork turns them into DNS names that only the linking container resolves;
+    no /etc/hosts entries and no environment variables, unlike legacy links.
+    """
+    out: dict[str, str] = {}
+    for link in links or []:
+        name, _, alias = str(link).partition(":")
+        name = name.strip("/")
+        out[(alias.rsplit("/", 1)[-1] or name).lower()] = name.lower()
+    return out
+
+
 def endpoint_settings(net: Network, config: dict[str, Any] | None, ep: Endpoint | None = None) -> dict[str, Any]:
     cfg = config or {}
     return {
         "IPAMConfig": cfg.get("IPAMConfig") or None,
-        "Links": None,
+        "Links": cfg.get("Links") or None,
         "Aliases": (ep.aliases if ep else cfg.get("Aliases")) or None,
         "NetworkID": net.id,
         "EndpointID": ep.endpoint_id if ep else "",
@@ -70,6 +101,7 @@ class Sandboxes:
         self.dns = DnsServer(self.resolve)
         self.ports = PortAllocator()
         self.upstream: dict[str, list[str]] = {}
+        self.overlay: OverlayEndpoints | None = None
 
     # -- at create -----------------------------------------------------------------------------
     def initial_networks(self, host_config: dict[str, Any], networking: dict[str, Any] | None) -> dict[str, Any]:
@@ -92,7 +124,7 @@ class Sandboxes:
                 (k, v or {}) for k, v in endpoints.items() if k not in (name, "default")]:
             net = self.nets.find(wanted)
             if net is None:
-                out[wanted] = {"IPAMConfig": (cfg or {}).get("IPAMConfig") or None, "Links": None,
+                out[wanted] = {"IPAMConfig": (cfg or {}).get("IPAMConfig") or None, "Links": (cfg or {}).get("Links") or None,
                                "Aliases": (cfg or {}).get("Aliases") or None, "NetworkID": "", "EndpointID": "",
                                "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
                                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": None}
@@ -122,17 +154,23 @@ class Sandboxes:
     def sandbox_path(self, c: NetworkedContainer) -> str:
         return os.path.join(self.nets.settings.netns_dir, c.id)
 
-    def _new_endpoint(self, net: Network, c: NetworkedContainer, settings: dict[str, Any], ifname: str) -> Endpoint:
+    async def _new_endpoint(self, net: Network, c: NetworkedContainer, settings: dict[str, Any], ifname: str) -> Endpoint:
         cfg = net.subnet_config()
         wanted = ((settings.get("IPAMConfig") or {}).get("IPv4Address") or "")
-        in_use = [ipaddress.ip_address(ep.ip) for ep in net.endpoints.values() if ep.ip]
-        addr = ipam.allocate(cfg, in_use, wanted)  # type: ignore[arg-type]
+        if net.driver == "overlay" and self.overlay is not None:  # claimed in the cluster store: unique across hosts
+            addr = ipaddress.IPv4Address(await self.overlay.claim_address(net, c.id, wanted))
+        else:
+            in_use = [ipaddress.ip_address(ep.ip) for ep in net.endpoints.values() if ep.ip]
+            addr = ipam.allocate(cfg, in_use, wanted)  # type: ignore[arg-type]
         aliases = list(settings.get("Aliases") or [])
-        if net.user_defined and c.id[:12] not in aliases:
-            aliases.append(c.id[:12])
+        if net.user_defined:
+            # Docker's updateNetworkConfig: the short ID, then the configured hostname (compose's `hostname:`)
+            hostname = c.config.get("Hostname") or ""
+            aliases += [a for a in dict.fromkeys((c.id[:12], hostname)) if a and a not in aliases]
         host_ifname = f"{self.nets.settings.prefix}v{secrets.token_hex(4)}"[:15]
+        links = link_aliases(settings.get("Links")) if net.user_defined else {}
         return Endpoint(c.id, c.name, secrets.token_hex(32), str(addr), cfg.subnet.prefixlen, ipam.mac_for(addr),
-                        aliases, wanted, ifname, host_ifname if net.driver == "bridge" else "")
+                        aliases, wanted, ifname, host_ifname if net.driver in ROUTED_DRIVERS else "", links)
 
     def _attachment(self, net: Network, ep: Endpoint, default_route: bool) -> netlink.Attachment:
         gateway = net.gateway if default_route and not net.internal else ""
@@ -140,8 +178,18 @@ class Sandboxes:
             return netlink.Attachment("macvlan", ep.ifname, ep.ip, ep.prefixlen, ep.mac, gateway, parent=net.bridge,
                                       macvlan_mode=net.options.get("macvlan_mode", "bridge"))
         return netlink.Attachment("veth", ep.ifname, ep.ip, ep.prefixlen, ep.mac, gateway, bridge=net.bridge,
-                                  host_ifname=ep.host_ifname)
+                                  host_ifname=ep.host_ifname, mtu=int(net.options.get(MTU_OPTION) or 0))
 
+    async def _join(self, net: Network, ep: Endpoint) -> None:
+        if net.driver == "overlay" and self.overlay is not None:
+            await self.overlay.join(net, ep)
+
+    async def _leave(self, net: Network, ep: Endpoint) -> None:
+        """After `ep` left `net.endpoints`."""
+        if net.driver == "overlay" and self.overlay is not None:
+            await self.overlay.leave(net, ep)
+
+    @traced("network.attach")
     async def attach(self, c: NetworkedContainer) -> SandboxResult | None:
         """Create the container's namespace and endpoints; None for --network host or container:."""
         mode = c.host_config.get("NetworkMode") or "default"
@@ -151,18 +199,20 @@ class Sandboxes:
         endpoints: list[tuple[Network, Endpoint]] = []
         attachments: list[netlink.Attachment] = []
         routed = False
-        for index, (name, settings) in enumerate(c.networks.items()):
-            net = self.nets.get(settings.get("NetworkID") or name)
-            if net.driver in ("null", "host"):
-                continue
-            ep = self._new_endpoint(net, c, settings, f"eth{index}")
-            net.endpoints[c.id] = ep  # reserves the address while the others are allocated
-            endpoints.append((net, ep))
-            attachments.append(self._attachment(net, ep, default_route=not routed))
-            routed = routed or (bool(net.gateway) and not net.internal)
         held: list[HeldPort] = []
         try:
-            primary = next((n for n, _ in endpoints if n.driver == "bridge"), None)
+            for index, (name, settings) in enumerate(c.networks.items()):
+                net = self.nets.get(settings.get("NetworkID") or name)
+                if net.driver in ("null", "host"):
+                    continue
+                ep = await self._new_endpoint(net, c, settings, f"eth{index}")
+                net.endpoints[c.id] = ep  # reserves the address while the others are allocated
+                endpoints.append((net, ep))
+                attachments.append(self._attachment(net, ep, default_route=not routed))
+                routed = routed or (bool(net.gateway) and not net.internal)
+            for net, ep in endpoints:
+                await self._join(net, ep)
+            primary = next((n for n, _ in endpoints if n.driver in ROUTED_DRIVERS), None)
             if primary is not None and not primary.internal:
                 requests = requests_from(c.host_config.get("PortBindings"), c.config.get("ExposedPorts"),
                                          bool(c.host_config.get("PublishAllPorts")))
@@ -172,8 +222,9 @@ class Sandboxes:
         except BaseException:
             for h in held:
                 h.sock.close()
-            for net, _ep in endpoints:
+            for net, ep in endpoints:
                 net.endpoints.pop(c.id, None)
+                await self._leave(net, ep)
             raise
         for net, ep in endpoints:
             c.networks[net.name] = endpoint_settings(net, c.networks.get(net.name), ep)
@@ -184,7 +235,7 @@ class Sandboxes:
         if socks is not None:
             self.dns.serve(c.id, socks)
         self.upstream[c.id] = list(c.host_config.get("Dns") or [])
-        primary_ep = next((ep for n, ep in endpoints if n.driver == "bridge"), None)
+        primary_ep = next((ep for n, ep in endpoints if n.driver in ROUTED_DRIVERS), None)
         self._set_published(c, primary_ep.ip if primary_ep else "")
         if c.id in self.nets.published:
             await self.nets.apply_rules()
@@ -213,9 +264,10 @@ class Sandboxes:
         self.dns.stop(c.id)
         self.upstream.pop(c.id, None)
         had_rules = self.nets.published.pop(c.id, None) is not None
-        for net in self.nets.networks.values():
+        for net in list(self.nets.networks.values()):
             ep = net.endpoints.pop(c.id, None)
             if ep is not None:
+                await self._leave(net, ep)
                 # The veth pair goes with the namespace: the kernel destroys both once the
                 # last reference (our bind mount) is gone, without making us wait for it.
                 self.nets.save(net)
@@ -243,11 +295,12 @@ class Sandboxes:
                 continue
             ep = net.endpoints.get(c.id) or Endpoint(c.id, c.name, settings.get("EndpointID") or secrets.token_hex(32),
                                                      settings["IPAddress"], int(settings.get("IPPrefixLen") or 0),
-                                                     settings.get("MacAddress") or "", list(settings.get("Aliases") or []))
+                                                     settings.get("MacAddress") or "", list(settings.get("Aliases") or []),
+                                                     links=link_aliases(settings.get("Links")) if net.user_defined else {})
             ep.container_name = c.name
             net.endpoints[c.id] = ep
             embedded = embedded or net.user_defined
-            if net.driver == "bridge" and not primary_ip:
+            if net.driver in ROUTED_DRIVERS and not primary_ip:
                 primary_ip = ep.ip
         if embedded:
             socks = await netlink.in_fresh_thread(lambda: netlink.open_dns(path))
@@ -283,7 +336,7 @@ class Sandboxes:
         while f"eth{index}" in used:
             index += 1
         try:
-            ep = self._new_endpoint(net, c, c.networks[net.name], f"eth{index}")
+            ep = await self._new_endpoint(net, c, c.networks[net.name], f"eth{index}")
         except BaseException:
             del c.networks[net.name]
             raise
@@ -291,10 +344,12 @@ class Sandboxes:
         attachment = self._attachment(net, ep, default_route=not has_route)
         net.endpoints[c.id] = ep
         try:
+            await self._join(net, ep)
             socks = await netlink.in_fresh_thread(
                 lambda: netlink.connect(c.sandbox_key, attachment, net.user_defined and c.id not in self.dns.sockets))
         except BaseException:
             net.endpoints.pop(c.id, None)
+            await self._leave(net, ep)
             del c.networks[net.name]
             raise
         if socks is not None:
@@ -315,24 +370,34 @@ class Sandboxes:
                 self.nets.published.pop(c.id, None)
                 c.ports = {}
                 await self.nets.apply_rules()
+        if ep is not None:
+            await self._leave(net, ep)
         del c.networks[net.name]
         self.nets.save(net)
 
     # -- DNS --------------------------------------------------------------------------------------
+    def _members(self, net: Network) -> list[Endpoint]:
+        """The endpoints whose names the embedded DNS answers on `net`: local ones, and other hosts' on an overlay."""
+        members = list(net.endpoints.values())
+        if net.driver == "overlay" and self.overlay is not None:
+            members += self.overlay.remote_endpoints(net)
+        return members
+
     def resolve(self, cid: str, name: str, qtype: int) -> Answer:
         mine = [n for n in self.nets.networks.values() if cid in n.endpoints and n.user_defined]
         if qtype == dnsmsg.TYPE_PTR:
             ip = dnsmsg.ptr_to_ip(name)
             if ip:
                 for net in mine:
-                    for ep in net.endpoints.values():
+                    for ep in self._members(net):
                         if ep.ip == ip:
                             return Answer(known=True, ptr=f"{ep.container_name}.{net.name}")
         addresses: list[str] = []
         for net in mine:
-            for ep in net.endpoints.values():
+            wanted = net.endpoints[cid].links.get(name, name)  # a link alias stands for its container's name
+            for ep in self._members(net):
                 names = {ep.container_name.lower(), ep.container_id[:12], *(a.lower() for a in ep.aliases)}
-                if name in names or name in {f"{n}.{net.name.lower()}" for n in names}:
+                if wanted in names or wanted in {f"{n}.{net.name.lower()}" for n in names}:
                     if ep.ip not in addresses:
                         addresses.append(ep.ip)
         if addresses:

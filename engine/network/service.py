@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from engine.errors import Conflict, Forbidden, InvalidArgument, NotFound, SystemFault
 from engine.events import EventBus
@@ -55,6 +55,14 @@ class CreateOptions:
     check_duplicate: bool = True
 
 
+class OverlayNetworks(Protocol):
+    """What networks need of the overlay driver (engine/network/overlay.py), present with a cluster store."""
+
+    async def create(self, opts: CreateOptions) -> Network: ...
+
+    async def remove(self, net: Network) -> None: ...
+
+
 class NetworkService:
     def __init__(self, settings: NetworkSettings, events: EventBus) -> None:
         self.settings = settings
@@ -69,6 +77,7 @@ class NetworkService:
         # handles of our accept rules in Docker's DOCKER-USER chain; None while that chain is absent
         self._docker_user_handles: list[int] | None = None
         self.published: dict[str, list[ruleset.Published]] = {}  # container id → its DNAT rules
+        self.overlay: OverlayNetworks | None = None
 
     # -- records -----------------------------------------------------------------------------
     def _path(self, net: Network) -> str:
@@ -141,7 +150,7 @@ class NetworkService:
     # -- the nftables table ------------------------------------------------------------------
     def bridges(self) -> list[ruleset.BridgeNet]:
         return [ruleset.BridgeNet(n.bridge, n.subnet, n.internal) for n in self.networks.values()
-                if n.driver == "bridge" and n.bridge and n.subnet]
+                if n.driver in ("bridge", "overlay") and n.bridge and n.subnet]
 
     async def apply_rules(self) -> None:
         """Replace our table and, when the bridges changed, our DOCKER-USER rules: one transaction."""
@@ -231,8 +240,13 @@ class NetworkService:
         if any(n.name == opts.name for n in self.networks.values()):
             raise Conflict(f"network with name {opts.name} already exists")
         driver = opts.driver or "bridge"
+        if driver == "overlay" and self.overlay is not None:
+            return await self._register(await self.overlay.create(opts))
+        if driver == "overlay":
+            raise InvalidArgument("overlay networks need a cluster store: start the engine with "
+                                  "--cluster-store etcd://HOST:PORT and --cluster-advertise IP")
         if driver not in DRIVERS:
-            raise NotFound(f"plugin \"{driver}\" not found") if driver not in ("overlay", "ipvlan") else \
+            raise NotFound(f"plugin \"{driver}\" not found") if driver != "ipvlan" else \
                 InvalidArgument(f"driver {driver} is not supported by this engine")
         nid = secrets.token_hex(32)
         if opts.subnet:
@@ -268,14 +282,17 @@ class NetworkService:
                       dict(opts.labels), options, bridge)
         if driver == "bridge":
             await netlink.in_fresh_thread(lambda: netlink.ensure_bridge(bridge, str(cfg.gateway), cfg.subnet.prefixlen))
-        self.networks[nid] = net
+        return await self._register(net)
+
+    async def _register(self, net: Network) -> Network:
+        self.networks[net.id] = net
         self.save(net)
         try:
             await self.apply_rules()
         except Exception:
             await self._drop(net)
             raise
-        self.events.publish("network", "create", nid, {"name": net.name, "type": driver})
+        self.events.publish("network", "create", net.id, {"name": net.name, "type": net.driver})
         return net
 
     async def _drop(self, net: Network) -> None:
@@ -292,9 +309,15 @@ class NetworkService:
             raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         if net.endpoints:
             raise Forbidden(f"error while removing network: network {net.name} id {net.id} has active endpoints")
+        if net.driver == "overlay" and self.overlay is not None:
+            await self.overlay.remove(net)  # everywhere: the other engines follow the store
         await self._drop(net)
         await self.apply_rules()
         self.events.publish("network", "destroy", net.id, {"name": net.name, "type": net.driver})
+
+    async def forget(self, net: Network) -> None:
+        """Drop the record of a network removed elsewhere (an overlay network, by another engine)."""
+        await self._drop(net)
 
     async def prune(self, filters: Filters, in_use: set[str]) -> list[str]:
         filters.validate({"until", "label", "label!"})
@@ -307,7 +330,10 @@ class NetworkService:
                 continue
             if not filters.match_labels(net.labels):
                 continue
-            await self.remove(net)
+            try:
+                await self.remove(net)
+            except Forbidden:  # an overlay network with containers on other hosts
+                continue
             removed.append(net.name)
         return removed
 
@@ -321,7 +347,7 @@ class NetworkService:
                 continue
             if filters.has("name") and not any(v in net.name for v in filters.values("name")):
                 continue
-            if filters.has("scope") and "local" not in filters.values("scope"):
+            if filters.has("scope") and net.scope not in filters.values("scope"):
                 continue
             if filters.has("type"):
                 kind = "custom" if net.user_defined else "builtin"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from engine.observe.tracing import traced
 from engine.snapshots.layers import LayerStore
 from engine.util import mounts
 from engine.util.mounts import Mount
@@ -42,6 +43,7 @@ class Rootfs:
             out = [self.empty]
         return out
 
+    @traced("rootfs.mount")
     def mount(self, chain: list[str]) -> str:
         if mounts.is_mounted(self.merged):
             return self.merged

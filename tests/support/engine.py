@@ -1,7 +1,10 @@
 """A real Berth engine for a test session: its own root, socket, cgroup parent and names.
 
 `EngineProcess.start()` runs `python -m engine` with every host-visible name
-prefixed uniquely, waits for the socket, and bootstraps busybox. `stop()` stops it;
+prefixed uniquely, waits for the socket, and bootstraps busybox. With `netns`,
+the engine (and its teardown and leak checks) run inside that named network
+namespace (`nsenter --net`, not `ip netns exec`, which would remount /sys and so
+hide /sys/fs/cgroup from the engine). `stop()` stops it;
 `cleanup()` force-removes every container first and then checks that nothing it
 made is left on the host (mounts, cgroups, conmon processes).
 """
@@ -45,6 +48,7 @@ class EngineProcess:
     tag: str = field(default_factory=lambda: "t" + secrets.token_hex(3))
     proc: subprocess.Popen[bytes] | None = None
     pool: str = field(default_factory=_random_pool)
+    netns: str = ""  # a namespace made by `ip netns add`: the engine's "host" network
 
     def __post_init__(self) -> None:
         self.base = Path(f"/tmp/berth-{self.tag}")
@@ -74,6 +78,10 @@ class EngineProcess:
     def prefix(self) -> str:
         return self.tag[:8]
 
+    def in_netns(self, argv: list[str]) -> list[str]:
+        """`argv` run in the engine's network namespace (unchanged without one)."""
+        return ["nsenter", f"--net=/run/netns/{self.netns}", "--", *argv] if self.netns else argv
+
     def flags(self) -> list[str]:
         return ["--root", str(self.root), "--exec-root", str(self.exec_root), "-H", self.host,
                 "--cgroup-parent", self.cgroup_parent, "--bridge-prefix", self.prefix, "--nft-table", self.nft_table,
@@ -82,7 +90,7 @@ class EngineProcess:
     def start(self, extra: list[str] | None = None) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         (self.base / "docker-config").mkdir(exist_ok=True)
-        argv = [sys.executable, "-m", "engine", *self.flags(), "--log-level", "debug", *(extra or [])]
+        argv = self.in_netns([sys.executable, "-m", "engine", *self.flags(), "--log-level", "debug", *(extra or [])])
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self.wait_ready()
@@ -151,8 +159,8 @@ class EngineProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.remove_all_containers()
         self.stop()
-        subprocess.run([sys.executable, "-m", "engine", "teardown", *self.flags()], cwd=REPO, check=False,
-                       capture_output=True, timeout=60)
+        subprocess.run(self.in_netns([sys.executable, "-m", "engine", "teardown", *self.flags()]), cwd=REPO,
+                       check=False, capture_output=True, timeout=60)
         leaks = leftovers(self)
         for point in _mounts_under(str(self.base)) + _mounts_under(str(self.exec_root)):
             subprocess.run(["umount", "-l", point], check=False)
@@ -223,12 +231,12 @@ def leftovers(e: EngineProcess) -> list[str]:
             leaks.append(f"cgroups {d}/{subs}")
     for pid in _conmons_for(str(e.base)):
         leaks.append(f"conmon pid {pid}")
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    links = subprocess.run(e.in_netns(["ip", "-o", "link"]), capture_output=True, text=True).stdout
     for line in links.splitlines():
         name = line.split(":")[1].strip().split("@")[0]
         if name.startswith(e.prefix):
             leaks.append(f"link {name}")
-    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    tables = subprocess.run(e.in_netns(["nft", "list", "tables"]), capture_output=True, text=True).stdout
     if f"table ip {e.nft_table}" in tables:
         leaks.append(f"nftables table {e.nft_table}")
     netns_dir = e.exec_root / "netns"
