@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := runc conmon nftables iproute2 redis-server busybox-static tini procps
-TEST_DEB_PACKAGES := docker.io docker-compose docker-registry apache2-utils
+TEST_DEB_PACKAGES := docker.io docker-compose docker-registry apache2-utils chromium etcd-server etcd-client iperf3
 
-.PHONY: up down test deps test-deps venv lint bench clean
+.PHONY: up down test deps test-deps venv lint bench bench-console bench-overlay clean
 
 up: deps venv
 	@scripts/up.sh
@@ -37,6 +37,14 @@ lint: venv
 
 bench: deps test-deps venv
 	$(PY) -m bench
+
+# The console's figures: pages and API with 200 containers, live-log latency, clicks during a log flood.
+bench-console: deps test-deps venv
+	$(PY) -m bench.console
+
+# An overlay network between two hosts (network namespaces) against their underlay: iperf3 and ping.
+bench-overlay: deps test-deps venv
+	$(PY) -m bench.overlay
 
 clean: down
 	rm -rf $(VENV)
