@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils.timesince import timesince
 
+from console.containers.forms import RESTART_CHOICES
 from console.containers.listing import PortLink, port_links
 from console.metrics.stats import parse_time
 
@@ -227,11 +228,13 @@ def _health(config: dict[str, Any], state: dict[str, Any]) -> Health:
 
 
 def _restart_policy(host: dict[str, Any]) -> str:
+    """The policy in the create form's words ("Never", "On failure (at most 3 retries)")."""
     policy = host.get("RestartPolicy") or {}
     name = policy.get("Name") or "no"
+    label = dict(RESTART_CHOICES).get(name, name)
     if name == "on-failure" and policy.get("MaximumRetryCount"):
-        return f"on-failure (at most {policy['MaximumRetryCount']} retries)"
-    return name
+        return f"{label} (at most {policy['MaximumRetryCount']} retries)"
+    return label
 
 
 def summarize(inspect: dict[str, Any], endpoint_url: str) -> Summary:

@@ -68,10 +68,10 @@
                ticks: { stroke: cssVar("--border", "#dfe3e8"), width: 1 } };
     }
 
-    /* At least the last 5 minutes, so a fresh chart reads in minutes, not milliseconds. */
+    /* At least the last minute, so a fresh chart reads in seconds, not milliseconds, and fills quickly. */
     function timeRange(u, min, max) {
       if (max === null || max === undefined || isNaN(max)) { max = Date.now() / 1000; min = max; }
-      return [Math.min(min, max - 300), max];
+      return [Math.min(min, max - 60), max];
     }
 
     function makeChart(el, series, format, minMax) {

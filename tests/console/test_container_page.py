@@ -34,7 +34,7 @@ def test_it_shows_the_summary(admin_client, endpoint, run_busybox, tmp_path) -> 
     assert "httpd -f -p 8080" in html
     assert "64 MiB" in html and "team" in html and "blue" in html
     assert "/data" in html and str(tmp_path) in html and "read-only" in html
-    assert "on-failure (at most 3 retries)" in html
+    assert "On failure (at most 3 retries)" in html
     assert 'href="http://127.0.0.1:' in html  # the published port as a link
     assert f"/ws/endpoints/{endpoint.pk}/containers/{cid}/logs/" in html
     assert "&quot;Id&quot;: &quot;" + cid in html  # raw inspect JSON, escaped

@@ -146,7 +146,7 @@ def test_the_summary_reads_inspect() -> None:
     s = summarize(INSPECT, "unix:///run/berth/engine.sock")
     assert (s.name, s.image, s.status, s.short_id, s.restart_count) == ("web", "busybox", "running", "a" * 12, 2)
     assert s.command == "httpd -f -p 80"
-    assert s.restart_policy == "on-failure (at most 5 retries)"
+    assert s.restart_policy == "On failure (at most 5 retries)"
     assert [p.url for p in s.ports] == ["http://127.0.0.1:8080/", ""]
     assert s.networks[0].ip == "172.17.0.2/16"
     assert s.mounts[0].name == "data" and not s.mounts[0].writable
