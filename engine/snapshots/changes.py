@@ -34,11 +34,10 @@ KIND_LETTERS = {CHANGE_MODIFY: "C", CHANGE_ADD: "A", CHANGE_DELETE: "D"}
 OPAQUE_XATTR = "trusted.overlay.opaque"
 CAPABILITY_XATTR = "security.capability"
 
-# Docker's init layer (daemon/initlayer): mount points that are never a container's own change.
-INIT_LAYER_PATHS = frozenset({
-    "dev", "proc", "sys", ".dockerenv",
-    "etc/resolv.conf", "etc/hosts", "etc/hostname", "etc/mtab",
-})
+# Mount points runc makes in the upper dir when the image lacks them: never a container's own
+# change (Docker's init layer holds them). /.dockerenv and /etc/mtab live in Berth's init layer
+# (engine/snapshots/rootfs.py), so removing them is a change, as on Docker.
+INIT_LAYER_PATHS = frozenset({"dev", "proc", "sys", "etc/resolv.conf", "etc/hosts", "etc/hostname"})
 
 
 @dataclass(frozen=True, order=True)

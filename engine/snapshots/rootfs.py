@@ -2,14 +2,16 @@
 
 `rootfs_mount` computes the overlay mount (pure); `Rootfs` creates the
 directories under `<base>/` (upper, work, merged), mounts, unmounts and removes
-them. An image without layers gets an empty lower directory, since overlayfs
-needs at least one.
+them. Above the image's layers sits a read-only init layer shared by every
+container, as Docker's: `/.dockerenv` and `/etc/mtab -> /proc/mounts`, so
+programs that look for them find them and `docker diff` does not list them.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 
 from engine.observe.tracing import traced
 from engine.snapshots.layers import LayerStore
@@ -30,18 +32,13 @@ class Rootfs:
         self.upper = os.path.join(base, "upper")
         self.work = os.path.join(base, "work")
         self.merged = os.path.join(base, "merged")
-        self.empty = os.path.join(base, "empty")
 
     def prepare(self) -> None:
         for d in (self.upper, self.work, self.merged):
             os.makedirs(d, exist_ok=True)
 
     def lowers(self, chain: list[str]) -> list[str]:
-        out = [self.layers.link_path(self.layers.get(c)) for c in reversed(chain)]
-        if not out:
-            os.makedirs(self.empty, exist_ok=True)
-            out = [self.empty]
-        return out
+        return [ensure_init_layer(self.layers.root)] + [self.layers.link_path(self.layers.get(c)) for c in reversed(chain)]
 
     @traced("rootfs.mount")
     def mount(self, chain: list[str]) -> str:
@@ -69,3 +66,22 @@ class Rootfs:
                     continue
                 total += st.st_size
         return total
+
+
+def ensure_init_layer(image_root: str) -> str:
+    """The shared init layer under `image_root` (created once; idempotent and race-free)."""
+    init = os.path.join(image_root, "init")
+    if os.path.isdir(init):
+        return init
+    tmp = f"{init}.{os.getpid()}.{threading.get_ident()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(os.path.join(tmp, "etc"), mode=0o755)
+    with open(os.path.join(tmp, ".dockerenv"), "w"):
+        pass
+    os.chmod(os.path.join(tmp, ".dockerenv"), 0o755)
+    os.symlink("/proc/mounts", os.path.join(tmp, "etc", "mtab"))
+    try:
+        os.rename(tmp, init)
+    except OSError:  # another container made it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return init

@@ -19,6 +19,7 @@ SCRIPTS = {
                                  "ln -s /x /lnk; mkdir /usr/local; touch /usr/local/f; mkdir -p /root/.config/app; "
                                  "chown 1:1 /var/www; rm /etc/group",
     "nothing": "true",
+    "the init layer: /etc/mtab and /.dockerenv": "rm -rf /etc; test -e /.dockerenv",
 }
 
 
