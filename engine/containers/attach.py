@@ -27,6 +27,9 @@ from engine.containers.conmon import STDERR_PIPE, STDOUT_PIPE
 log = logging.getLogger(__name__)
 
 DETACH_DEFAULT = b"\x10\x11"  # ctrl-p ctrl-q
+# conmon reads each SEQPACKET message of the attach socket into a 32 KiB buffer (minus one byte):
+# a longer message would be cut, so stdin goes in messages no longer than that.
+STDIN_MESSAGE = 32 * 1024 - 1
 
 
 def frame(stream: int, data: bytes) -> bytes:
@@ -103,11 +106,11 @@ async def pipe(sock: socket.socket, stream: RawStream, opts: AttachOptions,
                         matched = 0
                     out.append(byte)
                 data = bytes(out)
-            if data:
-                try:
-                    await loop.sock_sendall(sock, data)
-                except (ConnectionError, OSError):
-                    return
+            try:
+                for at in range(0, len(data), STDIN_MESSAGE):
+                    await loop.sock_sendall(sock, data[at:at + STDIN_MESSAGE])
+            except (ConnectionError, OSError):
+                return
 
     out_task = asyncio.create_task(output())
     in_task = asyncio.create_task(input_()) if opts.stdin else None

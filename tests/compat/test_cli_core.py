@@ -247,3 +247,13 @@ def test_default_security_and_privileged(docker) -> None:  # type: ignore[no-unt
     assert "0" == docker("run", "--rm", "--privileged", "busybox", "grep", "Seccomp:", "/proc/self/status").out.split()[-1]
     nnp = docker("run", "--rm", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status").out
     assert nnp.split()[-1] == "1"
+
+
+def test_large_stdin_arrives_whole(docker) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    data = os.urandom(3 * 1024 * 1024 + 17)  # far more than one 32 KiB attach message
+    want = hashlib.md5(data).hexdigest()  # noqa: S324 - a checksum, not security
+    docker("run", "-d", "--name", "stdin-big", "busybox", "sleep", "60", check=True)
+    assert docker("exec", "-i", "stdin-big", "md5sum", input=data, check=True).out.split()[0] == want
+    assert docker("run", "--rm", "-i", "busybox", "md5sum", input=data, check=True).out.split()[0] == want
