@@ -82,7 +82,7 @@ def count_health(containers: list[dict[str, Any]]) -> dict[str, int]:
 def recent_events(client: docker.DockerClient, limit: int = RECENT_EVENTS) -> list[EventLine]:
     """The engine's last `limit` events of the past hour, newest first."""
     now = int(time.time())
-    stream = client.api.events(since=now - EVENTS_WINDOW, until=now, decode=True)
+    stream = client.api.events(since=now - EVENTS_WINDOW, until=now + 1, decode=True)  # this second's too
     try:
         lines = [describe_event(e) for e in stream]
     finally:

@@ -312,7 +312,7 @@ class ContainerService:
                 health = c.state.health.status if c.state.health else "none"
                 if health not in f.values("health"):
                     continue
-            if f.has("network") and not any(n in c.networks for n in f.values("network")):
+            if f.has("network") and not _on_network(c, f.values("network")):
                 continue
             if f.has("volume") and not any(
                 v in (m.get("Name"), m.get("Destination"), m.get("Source")) for v in f.values("volume") for m in c.mounts
@@ -417,4 +417,6 @@ def _name_match(pattern: str, name: str) -> bool:
         return pattern in name
 
 
-
+def _on_network(c: Container, wanted: list[str]) -> bool:
+    """Docker's `network` filter: a network's name or its full ID."""
+    return any(name in wanted or (settings or {}).get("NetworkID") in wanted for name, settings in c.networks.items())

@@ -169,6 +169,9 @@ def test_connect_disconnect_alias_ip_and_isolation(engine: EngineProcess, docker
         docker("network", "disconnect", "n1", "cli", check=True)
         assert "10.231.7.77" not in docker("exec", "cli", "ip", "addr").out
         assert docker("network", "ls", "--filter", "label=k=v", "--format", "{{.Name}}").out == "n1"
+        net_id = engine.inspect("srv")["NetworkSettings"]["Networks"]["n1"]["NetworkID"]
+        for ref in ("n1", net_id):  # by name or by full ID, as Docker
+            assert docker("ps", "--filter", f"network={ref}", "--format", "{{.Names}}").out == "srv"
     finally:
         docker("rm", "-f", "srv", "cli")
         docker("network", "rm", "n1")
