@@ -133,6 +133,11 @@ class ImageService:
                 return record.items
             removed_ref = True
         elif _all_in_one_repository(refs):
+            # Docker checks every conflict but the tags themselves before it removes them, so a
+            # refused delete (a running container, say) leaves the image as it was.
+            conflict = self._conflict(img, hard_only=force, ignore_refs=True)
+            if conflict is not None:
+                raise conflict
             for ref in refs:
                 self.store.untag(ref)
                 record.untag(ref.familiar())
@@ -140,7 +145,7 @@ class ImageService:
         self._delete_helper(img, record, force, prune, quiet=removed_ref)
         return record.items
 
-    def _conflict(self, img: Image, hard_only: bool) -> Conflict | None:
+    def _conflict(self, img: Image, hard_only: bool, ignore_refs: bool = False) -> Conflict | None:
         users = self._users()
         if self.store.children(img.id):
             return Conflict(f"conflict: unable to delete {_short(img.id)} (cannot be forced) - image has dependent child images")
@@ -153,7 +158,7 @@ class ImageService:
                 )
         if hard_only:
             return None
-        if self.store.refs_of(img.id):
+        if self.store.refs_of(img.id) and not ignore_refs:
             return Conflict(
                 f"conflict: unable to delete {_short(img.id)} (must be forced) - image is referenced in multiple repositories"
             )

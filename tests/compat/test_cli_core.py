@@ -257,3 +257,16 @@ def test_large_stdin_arrives_whole(docker) -> None:  # type: ignore[no-untyped-d
     docker("run", "-d", "--name", "stdin-big", "busybox", "sleep", "60", check=True)
     assert docker("exec", "-i", "stdin-big", "md5sum", input=data, check=True).out.split()[0] == want
     assert docker("run", "--rm", "-i", "busybox", "md5sum", input=data, check=True).out.split()[0] == want
+
+
+def test_rmi_by_id_of_a_running_image_keeps_its_tags(engine: EngineProcess, docker) -> None:  # type: ignore[no-untyped-def]
+    # an image with a single tag: rmi by ID would remove the tag too, if it may delete the image
+    docker("build", "-q", "-t", "keepme:1", "-", input="FROM busybox\nLABEL keep=me\n", check=True)
+    iid = engine.inspect("keepme:1")["Id"]
+    docker("run", "-d", "--name", "holder", "keepme:1", "sleep", "60", check=True)
+    for args in (("rmi", iid), ("rmi", "-f", iid)):
+        r = docker(*args)
+        assert r.returncode != 0 and "running container" in r.stderr, r.stderr
+        assert "keepme:1" in engine.inspect(iid)["RepoTags"]  # refused: nothing untagged
+    docker("rm", "-f", "holder", check=True)
+    docker("rmi", iid, check=True)
