@@ -1,4 +1,5 @@
-"""Registry routes: pull (POST /images/create?fromImage=), push, and POST /auth (login)."""
+"""Registry routes: pull (POST /images/create?fromImage=), push, POST /auth (login) and
+GET /distribution/{name}/json (what a tag is in the registry, without pulling)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from engine.api.streams import error_line, json_line
 from engine.errors import EngineError, InvalidArgument, NotFound
 from engine.images import reference
 from engine.images.registry.client import Credentials, RegistrySettings
+from engine.images.registry.distribution import inspect as distribution_inspect
 from engine.images.registry.pull import Puller
 from engine.images.registry.push import Pusher, login
 
@@ -110,6 +112,12 @@ def register(router: Router, s: Services, settings: RegistrySettings) -> None:
         await login(settings, str(body.get("serveraddress") or ""), creds)
         return Reply.json({"Status": "Login Succeeded", "IdentityToken": ""})
 
+    async def distribution(req: Request) -> Reply:
+        ref = reference.parse(req.params["name"])
+        creds = Credentials.from_header(req.headers.get("x-registry-auth"))
+        return Reply.json(await asyncio.to_thread(distribution_inspect, ref, creds, settings))
+
+    router.add("GET", "/distribution/{name:.+}/json", distribution)
     router.add("POST", "/images/{name:.+}/push", push)
     router.add("POST", "/auth", auth)
     s.info.pull_handler = pull

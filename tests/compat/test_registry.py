@@ -45,6 +45,12 @@ def test_push_remove_pull_run_and_digest(engine: EngineProcess, registry: Regist
     assert "Pushed" in push.stdout and "v1: digest: sha256:" in push.stdout
     digest = push.stdout.split("digest: ")[1].split()[0]
     image_id = docker("image", "inspect", "-f", "{{.Id}}", f"{name}:v1", check=True).out
+    # GET /distribution/{name}/json: the registry's descriptor for the tag, without pulling
+    import docker as sdk
+
+    dist = sdk.APIClient(base_url=engine.host).inspect_distribution(f"{name}:v1")
+    assert dist["Descriptor"]["digest"] == digest and dist["Descriptor"]["size"] > 0
+    assert dist["Platforms"] == [{"architecture": "amd64", "os": "linux"}]
     docker("rmi", f"{name}:v1", check=True)
     pull = docker("pull", f"{name}:v1")
     assert pull.returncode == 0, pull.stderr

@@ -229,6 +229,11 @@ class Repository:
     # -- reading --------------------------------------------------------------------------------
     def manifest(self, ref: str) -> tuple[dict[str, Any], str, str]:
         """(manifest, media type, digest) for a tag or digest."""
+        doc, media, digest, _size = self.manifest_sized(ref)
+        return doc, media, digest
+
+    def manifest_sized(self, ref: str) -> tuple[dict[str, Any], str, str, int]:
+        """As `manifest`, with the manifest's size in bytes (a descriptor needs it)."""
         resp = self._request("GET", f"/v2/{self.path}/manifests/{ref}", headers={"Accept": ", ".join(MANIFEST_TYPES)})
         if resp.status_code in (401, 403):
             raise Unauthorized(f"pull access denied for {self.path}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied")
@@ -249,7 +254,7 @@ class Repository:
         media = doc.get("mediaType") or resp.headers.get("Content-Type", "").split(";")[0]
         if doc.get("schemaVersion") == 1:
             raise RegistryError("schema 1 manifests are not supported; push the image with a newer client")
-        return doc, media, digest
+        return doc, media, digest, len(body)
 
     def blob(self, digest: str, offset: int = 0) -> tuple[Iterator[bytes], int | None]:
         headers = {"Range": f"bytes={offset}-"} if offset else {}
