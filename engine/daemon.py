@@ -24,11 +24,13 @@ from typing import Any
 
 from engine import __version__
 from engine.api import build as build_api
+from engine.api import container_files as container_files_api
 from engine.api import containers as containers_api
 from engine.api import images as images_api
 from engine.api import networks as networks_api
 from engine.api import observability as observability_api
 from engine.api import registry as registry_api
+from engine.api import swarm as swarm_api
 from engine.api import system as system_api
 from engine.api import volumes as volumes_api
 from engine.api.http import Request
@@ -45,6 +47,7 @@ from engine.api.services import Services
 from engine.config import ConfigError, EngineConfig
 from engine.containers import cgroups, mountplan
 from engine.containers.execs import ExecService
+from engine.containers.files import ContainerFiles
 from engine.containers.lifecycle import Lifecycle, LifecycleSettings
 from engine.containers.model import PAUSED, RUNNING, STATUSES
 from engine.containers.registry import Registry
@@ -133,6 +136,8 @@ class Daemon:
         networks_api.register(self.router, services)
         volumes_api.register(self.router, services)
         build_api.register(self.router, services)
+        swarm_api.register(self.router, services)
+        container_files_api.register(self.router, services, ContainerFiles(self.containers, __version__))
         registry_api.register(self.router, services, RegistrySettings(
             certs_dirs=tuple(cfg.certs_dirs), insecure=tuple(cfg.insecure_registries)))
         self.readiness = Readiness(cfg.nft_table, lambda: [b.bridge for b in self.networks.bridges()])

@@ -7,7 +7,7 @@ import os
 import secrets
 from typing import Any
 
-from engine.api.http import Request, Streaming
+from engine.api.http import Reply, Request, Streaming
 from engine.api.router import Router, query_bool
 from engine.api.services import Services
 from engine.build import dockerfile
@@ -17,6 +17,7 @@ from engine.build.state import BuildOptions
 from engine.build.stream import build_stream, remove_workdir
 from engine.errors import InvalidArgument
 from engine.images import reference
+from engine.util.filters import Filters
 from engine.util.threadstream import spool
 
 
@@ -35,6 +36,36 @@ def _json_map(req: Request, name: str) -> dict[str, Any]:
     return value
 
 
+def _json_list(req: Request, name: str) -> list[str]:
+    raw = req.arg(name)
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument(f"invalid {name}: not JSON") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(f"invalid {name}: expected a JSON list of strings")
+    return value
+
+
+def _cache_sources(s: Services, names: list[str]) -> frozenset[str] | None:
+    """--cache-from: the images named (those that exist) and their ancestors; None when none was asked for.
+
+    As Docker's classic builder, asking for cache sources replaces the local build cache.
+    """
+    if not names:
+        return None
+    store = s.images.store
+    allowed: set[str] = set()
+    for name in names:
+        img = store.find(name)
+        while img is not None and img.id not in allowed:
+            allowed.add(img.id)
+            img = store.images.get(img.parent) if img.parent else None
+    return frozenset(allowed)
+
+
 def register(router: Router, s: Services) -> None:
     async def build(req: Request) -> Streaming:
         if req.arg("version") == "2":
@@ -48,6 +79,7 @@ def register(router: Router, s: Services) -> None:
             labels={str(k): str(v) for k, v in _json_map(req, "labels").items()}, target=req.arg("target") or "",
             no_cache=query_bool(req, "nocache"), rm=query_bool(req, "rm", True), force_rm=query_bool(req, "forcerm"),
             quiet=query_bool(req, "q"), network_mode="" if req.arg("networkmode") in (None, "", "default") else req.arg("networkmode") or "",
+            extra_hosts=tuple(req.args("extrahosts")), cache_from=_cache_sources(s, _json_list(req, "cachefrom")),
         )
         workdir = os.path.join(s.images.store.layers.tmp_dir, "build-" + secrets.token_hex(8))
         os.makedirs(workdir)
@@ -55,13 +87,14 @@ def register(router: Router, s: Services) -> None:
             archive = os.path.join(workdir, "context.tar")
             await spool(req.stream(), archive)
             with open(archive, "rb") as f:
-                ctx = BuildContext.from_tar(f, os.path.join(workdir, "context"))
+                ctx = BuildContext.from_tar(f, os.path.join(workdir, "context"), opts.dockerfile)
             os.unlink(archive)
             text = ctx.read(opts.dockerfile)
             if text is None:
                 raise InvalidArgument(f"Cannot locate specified Dockerfile: {opts.dockerfile}")
             if not text.strip():
                 raise InvalidArgument(f"the Dockerfile ({opts.dockerfile}) cannot be empty")
+            ctx.drop_control_files(opts.dockerfile)
             parsed = dockerfile.parse(text)
             firsts = [i for i in parsed.instructions if i.keyword != "ARG"]
             if not firsts or firsts[0].keyword != "FROM":
@@ -73,4 +106,10 @@ def register(router: Router, s: Services) -> None:
         job = Build(s.images, s.containers, ctx, parsed, opts, workdir)
         return Streaming(build_stream(job, tags, lambda: remove_workdir(workdir)))
 
+    async def prune(req: Request) -> Reply:
+        """The classic builder's cache is its intermediate images (image prune removes them): nothing else to free."""
+        Filters.parse(req.arg("filters"))
+        return Reply.json({"CachesDeleted": None, "SpaceReclaimed": 0})
+
     router.add("POST", "/build", build)
+    router.add("POST", "/build/prune", prune)

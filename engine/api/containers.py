@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+from engine.api import schema
 from engine.api.http import Hijack, RawStream, Reply, Request, Streaming
 from engine.api.router import Router, query_bool, query_int
 from engine.api.services import Services
@@ -16,11 +17,13 @@ from engine.containers.attach import (
     parse_detach_keys,
     pipe,
 )
+from engine.containers import links
 from engine.containers.conmon import connect_attach, resize
 from engine.containers.logs import LogOptions, read_logs
 from engine.containers.model import PAUSED, RESTARTING, RUNNING
 from engine.containers.service import ListOptions
-from engine.errors import Conflict, InvalidArgument
+from engine.containers.update import update_container
+from engine.errors import Conflict, InvalidArgument, NotFound
 from engine.util.filters import Filters
 from engine.util.timefmt import parse_time_arg
 
@@ -87,6 +90,11 @@ def register(router: Router, s: Services) -> None:
         await life.unpause(svc.get(req.params["id"]))
         return Reply.empty()
 
+    async def update(req: Request) -> Reply:
+        c = svc.get(req.params["id"])
+        warnings = await update_container(life, c, await req.json(default={}))
+        return Reply.json({"Warnings": warnings or None})
+
     async def rename(req: Request) -> Reply:
         await svc.rename(svc.get(req.params["id"]), req.arg("name") or "")
         return Reply.empty()
@@ -96,6 +104,19 @@ def register(router: Router, s: Services) -> None:
         if query_bool(req, "link"):
             raise InvalidArgument("legacy links are not supported")
         await svc.remove(c, force=query_bool(req, "force"), volumes=query_bool(req, "v"))
+        return Reply.empty()
+
+    async def remove_link(req: Request) -> Reply:
+        """DELETE /containers/PARENT/ALIAS?link=1: forget the parent's legacy link named ALIAS."""
+        ref = f"{req.params['id']}/{req.params['alias']}"
+        parent = svc.registry.find(req.params["id"])
+        records = (parent.host_config.get("Links") or []) if parent is not None else []
+        kept = [r for r in records if links.parse(r).alias != req.params["alias"]]
+        if parent is None or not query_bool(req, "link") or len(kept) == len(records):
+            raise NotFound(f"No such container: {ref}")
+        async with svc.registry.lock(parent):
+            parent.host_config["Links"] = kept or None
+            svc.registry.save(parent)
         return Reply.empty()
 
     async def prune(req: Request) -> Reply:
@@ -224,24 +245,25 @@ def register(router: Router, s: Services) -> None:
     # -- exec ---------------------------------------------------------------------------
     async def exec_create(req: Request) -> Reply:
         c = svc.get(req.params["id"])
-        body = await req.json(default={})
+        body = schema.go_field_names(await req.json(default={}), schema.EXEC_CONFIG_FIELDS)
         session = s.execs.create(c, body)
         return Reply.json({"Id": session.id}, 201)
 
     async def exec_start(req: Request) -> Reply | Hijack:
         session = s.execs.get(req.params["id"])
-        body = await req.json(default={}) or {}
+        body = schema.go_field_names(await req.json(default={}) or {}, schema.EXEC_START_FIELDS)
         if not isinstance(body, dict):
             raise InvalidArgument("invalid exec start config")
         detach = bool(body.get("Detach"))
+        raw = bool(body.get("Tty"))  # Docker frames the output unless the start request asks for a TTY
         if session.started:
             raise Conflict(f"Error: Exec command {session.id} has already run")
         if detach:
             await s.execs.start(session, True, None)
             return Reply(200, b"", None)
 
-        async def run(raw: RawStream) -> None:
-            await s.execs.start(session, False, raw)
+        async def run(stream: RawStream) -> None:
+            await s.execs.start(session, False, stream, raw)
 
         return Hijack(run)
 
@@ -268,9 +290,11 @@ def register(router: Router, s: Services) -> None:
     router.add("POST", "/containers/{id}/pause", pause)
     router.add("POST", "/containers/{id}/unpause", unpause)
     router.add("POST", "/containers/{id}/rename", rename)
+    router.add("POST", "/containers/{id}/update", update)
     router.add("POST", "/containers/{id}/attach", attach)
     router.add("POST", "/containers/{id}/wait", wait)
     router.add("DELETE", "/containers/{id}", remove)
+    router.add("DELETE", "/containers/{id}/{alias}", remove_link)
     router.add("POST", "/containers/{id}/exec", exec_create)
     router.add("POST", "/exec/{id}/start", exec_start)
     router.add("POST", "/exec/{id}/resize", exec_resize)

@@ -111,8 +111,9 @@ class Request:
 
     # -- query helpers -------------------------------------------------------
     def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value of a query parameter, as Go's `FormValue` takes it."""
         values = self.query.get(name)
-        return values[-1] if values else default
+        return values[0] if values else default
 
     def args(self, name: str) -> list[str]:
         return self.query.get(name, [])

@@ -124,6 +124,29 @@ def check_value(value: Any, kind: str, where: str) -> None:
             check_value(item, "uint32", where)
 
 
+EXEC_CONFIG_FIELDS = ("User", "Privileged", "Tty", "ConsoleSize", "AttachStdin", "AttachStderr", "AttachStdout",
+                      "Detach", "DetachKeys", "Env", "WorkingDir", "Cmd")
+EXEC_START_FIELDS = ("Detach", "Tty", "ConsoleSize")
+
+
+def go_field_names(doc: Any, fields: tuple[str, ...]) -> Any:
+    """`doc` with keys renamed to `fields` matched case-insensitively, as Go's JSON decoder matches them.
+
+    docker-py sends `detachKeys` for exec's `DetachKeys`; Docker accepts it. An exact
+    name wins over a case-insensitive one. Anything not an object is returned as is.
+    """
+    if not isinstance(doc, dict):
+        return doc
+    by_lower = {f.lower(): f for f in fields}
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        canonical = by_lower.get(key.lower(), key) if isinstance(key, str) else key
+        if canonical in out and key != canonical:
+            continue
+        out[canonical] = value
+    return out
+
+
 def check_fields(doc: dict[str, Any], fields: dict[str, str], struct: str) -> None:
     for name, kind in fields.items():
         if name in doc:

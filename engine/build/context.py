@@ -36,10 +36,10 @@ class BuildContext:
         self.root = root
 
     @classmethod
-    def from_tar(cls, stream: IO[bytes], root: str) -> BuildContext:
+    def from_tar(cls, stream: IO[bytes], root: str, dockerfile: str = "Dockerfile") -> BuildContext:
         tarsafe.extract(stream, root, whiteouts="keep")
         ctx = cls(root)
-        ctx.apply_dockerignore()
+        ctx.apply_dockerignore(dockerfile)
         return ctx
 
     def read(self, rel: str) -> str | None:
@@ -53,12 +53,13 @@ class BuildContext:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
-    def apply_dockerignore(self) -> None:
+    def apply_dockerignore(self, dockerfile: str = "Dockerfile") -> None:
+        """Leave out what .dockerignore excludes, except itself and the Dockerfile (read before they go)."""
         text = self.read(".dockerignore")
         if not text:
             return
         patterns = dockerignore.parse(text)
-        keep = {".dockerignore", "Dockerfile"}
+        keep = {".dockerignore", posixpath.normpath(dockerfile.lstrip("/"))}
         for dirpath, dirnames, filenames in os.walk(self.root, topdown=True):
             rel_dir = os.path.relpath(dirpath, self.root)
             rel_dir = "" if rel_dir == "." else rel_dir
@@ -73,6 +74,22 @@ class BuildContext:
                         dirnames.remove(name)
                     else:
                         os.unlink(full)
+
+    def drop_control_files(self, dockerfile: str) -> None:
+        """Docker's daemon removes .dockerignore and the Dockerfile from the context when .dockerignore names them."""
+        text = self.read(".dockerignore")
+        if not text:
+            return
+        patterns = dockerignore.parse(text)
+        for rel in (".dockerignore", posixpath.normpath(dockerfile.lstrip("/"))):
+            if not dockerignore.ignored(rel, patterns):
+                continue
+            try:
+                path = tarsafe.resolve_inside(self.root, tarsafe.clean_member_name(rel), follow_last=False)
+            except tarsafe.UnsafeArchive:
+                continue
+            if os.path.lexists(path) and not os.path.isdir(path):
+                os.unlink(path)
 
     def match(self, pattern: str) -> list[Source]:
         """Docker's COPY source matching: a path, or a glob per path component."""

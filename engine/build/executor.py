@@ -251,7 +251,10 @@ class Build(LayerSteps):
     def _cached(self, stage: Stage, key: str) -> Image | None:
         if self.opts.no_cache:
             return None
-        return self.store.cached(stage.image_id, key)
+        hit = self.store.cached(stage.image_id, key)
+        if hit is not None and self.opts.cache_from is not None and hit.id not in self.opts.cache_from:
+            return None
+        return hit
 
     def _use(self, stage: Stage, img: Image, cached: bool) -> None:
         if cached:

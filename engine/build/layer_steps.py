@@ -20,13 +20,13 @@ from engine.build.dockerfile import Instruction
 from engine.build.instructions import apply
 from engine.build.state import BuildError, Stage, cache_key, go_quote_list
 from engine.containers import users
-from engine.containers.logs import LogOptions, read_logs
+from engine.containers.commit import runtime_mountpoints
+from engine.containers.logs import FrameReader, LogOptions, read_logs
 from engine.containers.sandbox import read_rootfs_file
 from engine.images.store import Image
 from engine.snapshots.rootfs import Rootfs
 
-RUNCONFIG_MOUNT_POINTS = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
-RUNCONFIG_MOUNT_DIRS = ("dev", "proc", "sys")
+STDERR_START, STDERR_END = "\x1b[91m", "\x1b[0m"
 
 
 class LayerSteps:
@@ -156,7 +156,7 @@ class LayerSteps:
             "Image": stage.image_id, "Cmd": cmd, "Entrypoint": [""], "Env": env, "User": config.get("User") or "",
             "WorkingDir": config.get("WorkingDir") or "", "Labels": {}, "Healthcheck": {"Test": ["NONE"]},
             "AttachStdout": True, "AttachStderr": True,
-            "HostConfig": {"NetworkMode": self.opts.network_mode or "default"},
+            "HostConfig": {"NetworkMode": self.opts.network_mode or "default", "ExtraHosts": list(self.opts.extra_hosts)},
         }
         c = await self.containers.create(body, None)
         self.say(f" ---> Running in {c.short_id}\n")
@@ -189,8 +189,12 @@ class LayerSteps:
         def running() -> bool:
             return not exited.done()
 
-        async for chunk in read_logs(path, LogOptions(follow=True), True, running, lambda: exited):
-            self.say(chunk.decode(errors="replace"))
+        frames = FrameReader()
+        async for chunk in read_logs(path, LogOptions(follow=True), False, running, lambda: exited):
+            for stream, data in frames.feed(chunk):
+                text = data.decode(errors="replace")
+                # Docker's classic builder shows a step's stderr in red, one message per write
+                self.say(text if stream == 1 else f"{STDERR_START}{text}{STDERR_END}")
         return await asyncio.shield(exited)
 
 
@@ -202,16 +206,9 @@ def _mkdir_in(rootfs: str, path: str) -> None:
 
 def _drop_runtime_mountpoints(upper: str, layers: Any, chain: list[str]) -> None:
     """Files and dirs runc made as mount points for /etc/hosts, /proc, ... are not the build's."""
-    lowers = [layers.get(c).diff for c in chain]
-    for rel in RUNCONFIG_MOUNT_POINTS + RUNCONFIG_MOUNT_DIRS:
+    for rel in runtime_mountpoints(upper, [layers.get(c).diff for c in chain]):
         path = os.path.join(upper, rel)
-        if not os.path.lexists(path) or any(os.path.lexists(os.path.join(low, rel)) for low in lowers):
-            continue
         try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                if not os.listdir(path):
-                    os.rmdir(path)
-            elif os.path.getsize(path) == 0:
-                os.unlink(path)
+            os.rmdir(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
         except OSError:
             pass

@@ -40,6 +40,8 @@ class BuildOptions:
     force_rm: bool = False
     quiet: bool = False
     network_mode: str = ""
+    extra_hosts: tuple[str, ...] = ()  # "name:address", as --add-host
+    cache_from: frozenset[str] | None = None  # image IDs whose ancestry is the only cache; None: the local cache
 
 
 @dataclass

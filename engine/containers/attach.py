@@ -43,6 +43,11 @@ class AttachOptions:
     stderr: bool
     tty: bool
     detach_keys: bytes = DETACH_DEFAULT
+    raw: bool | None = None  # output unframed; None: as `tty` (exec start chooses it apart from the exec's TTY)
+
+    @property
+    def raw_output(self) -> bool:
+        return self.tty if self.raw is None else self.raw
 
 
 @dataclass
@@ -53,8 +58,8 @@ class PendingAttach:
 
 
 async def pipe(sock: socket.socket, stream: RawStream, opts: AttachOptions,
-               on_detach: Callable[[], Awaitable[None]] | None = None, close_stream: bool = True) -> None:
-    """Copy between the attach socket and the client until the container's output ends.
+               on_detach: Callable[[], Awaitable[None]] | None = None, close_stream: bool = True) -> bool:
+    """Copy between the attach socket and the client until the container's output ends; True if the client detached.
 
     With `close_stream` false the caller closes the client's side (exec does, once
     it knows the exit code, because the client asks for it as soon as output ends).
@@ -75,7 +80,7 @@ async def pipe(sock: socket.socket, stream: RawStream, opts: AttachOptions,
             if not data:
                 continue
             try:
-                if opts.tty:
+                if opts.raw_output:
                     await stream.write(data)
                 else:
                     await stream.write(frame(1 if kind == STDOUT_PIPE else 2, data))
@@ -114,12 +119,14 @@ async def pipe(sock: socket.socket, stream: RawStream, opts: AttachOptions,
 
     out_task = asyncio.create_task(output())
     in_task = asyncio.create_task(input_()) if opts.stdin else None
+    detached = False
     try:
         if in_task is None:
             await out_task
         else:
             done, _ = await asyncio.wait({out_task, in_task}, return_when=asyncio.FIRST_COMPLETED)
             if in_task in done and in_task.exception() is not None and isinstance(in_task.exception(), _Detached):
+                detached = True
                 out_task.cancel()
                 if on_detach is not None:
                     await on_detach()
@@ -132,6 +139,7 @@ async def pipe(sock: socket.socket, stream: RawStream, opts: AttachOptions,
         sock.close()
         if close_stream:
             stream.close_write()
+    return detached
 
 
 class _Detached(Exception):

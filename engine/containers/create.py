@@ -16,8 +16,8 @@ from typing import Any
 from engine.api import schema
 from engine.containers import resources
 from engine.containers.resources import HostSupport
-from engine.containers.spec import capabilities
-from engine.errors import InvalidArgument
+from engine.containers.spec import MASKED_PATHS, READONLY_PATHS, capabilities
+from engine.errors import InvalidArgument, SystemFault
 
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 _ENV_NAME_RE = re.compile(r"^[^=]+$")
@@ -102,21 +102,26 @@ def command_of(cfg: dict[str, Any]) -> tuple[str, list[str]]:
     return argv[0], argv[1:]
 
 
-def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tuple[dict[str, Any], list[str]]:
-    hc = copy.deepcopy(hc_in or {})
-    hc.setdefault("NetworkMode", "default")
-    if not hc.get("NetworkMode"):
-        hc["NetworkMode"] = "default"
-    policy = hc.get("RestartPolicy") or {}
+def restart_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """A checked RestartPolicy with Docker's messages; an empty name is "no"."""
     name = policy.get("Name") or "no"
     if name not in RESTART_POLICIES:
         raise InvalidArgument(f"invalid restart policy '{name}'")
     retries = int(policy.get("MaximumRetryCount") or 0)
     if retries < 0:
-        raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
+        raise InvalidArgument("maximum retry count cannot be negative")
     if retries and name != "on-failure":
-        raise InvalidArgument("invalid restart policy: maximum retry count can only be used with 'on-failure'")
-    hc["RestartPolicy"] = {"Name": name, "MaximumRetryCount": retries}
+        raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{name}'")
+    return {"Name": name, "MaximumRetryCount": retries}
+
+
+def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tuple[dict[str, Any], list[str]]:
+    hc = copy.deepcopy(hc_in or {})
+    hc.setdefault("NetworkMode", "default")
+    if not hc.get("NetworkMode"):
+        hc["NetworkMode"] = "default"
+    hc["RestartPolicy"] = restart_policy(hc.get("RestartPolicy") or {})
+    name = hc["RestartPolicy"]["Name"]
     if hc.get("AutoRemove") and name != "no":
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     log_config = hc.get("LogConfig") or {}
@@ -124,42 +129,9 @@ def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tu
     if log_type not in ("json-file", "local", "k8s-file"):
         raise InvalidArgument(f'logger: no log driver named \'{log_type}\' is registered')
     hc["LogConfig"] = {"Type": log_type, "Config": log_config.get("Config") or {}}
-    if not hc.get("ShmSize"):
-        hc["ShmSize"] = 64 * 1024 * 1024
-    for key in ("Binds", "Links", "VolumesFrom", "CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch",
-                "ExtraHosts", "GroupAdd", "SecurityOpt", "Tmpfs", "Sysctls"):
-        hc.setdefault(key, None)
-    for key in ("IpcMode", "PidMode", "UTSMode", "UsernsMode", "CgroupnsMode", "Cgroup", "CgroupParent",
-                "CpusetCpus", "CpusetMems", "VolumeDriver", "ContainerIDFile", "Runtime", "Isolation"):
-        hc.setdefault(key, "")
-    if not hc["IpcMode"]:
-        hc["IpcMode"] = "private"
-    if not hc["CgroupnsMode"]:
-        hc["CgroupnsMode"] = "private" if host.version == 2 else "host"
-    if not hc["Runtime"]:
-        hc["Runtime"] = "runc"
-    for key in ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",
-                "CpuRealtimePeriod", "CpuRealtimeRuntime", "BlkioWeight", "KernelMemory", "KernelMemoryTCP",
-                "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "OomScoreAdj"):
-        hc[key] = int(hc.get(key) or 0)
-    for key in ("Privileged", "PublishAllPorts", "ReadonlyRootfs", "AutoRemove"):
-        hc[key] = bool(hc.get(key))
-    hc.setdefault("PortBindings", {})
-    if hc["PortBindings"] is None:
-        hc["PortBindings"] = {}
-    hc.setdefault("ConsoleSize", [0, 0])
-    hc.setdefault("MemorySwappiness", None)
-    hc.setdefault("OomKillDisable", None)
-    hc.setdefault("PidsLimit", None)
-    hc.setdefault("Init", None)
-    hc.setdefault("Ulimits", None)
-    hc.setdefault("Devices", [])
-    hc.setdefault("DeviceCgroupRules", None)
-    hc.setdefault("DeviceRequests", None)
-    for key in ("BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
-                "BlkioDeviceWriteIOps"):
-        hc.setdefault(key, [])
-    hc.setdefault("Mounts", None)
+    if hc.get("StorageOpt"):  # overlay2 without xfs project quotas: Docker refuses too (with a 500)
+        raise SystemFault("--storage-opt is supported only for overlay over xfs with 'pquota' mount option")
+    _docker_defaults(hc, host)
     if not -1000 <= hc["OomScoreAdj"] <= 1000:
         raise InvalidArgument(f"Invalid value {hc['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
     for opt in hc.get("SecurityOpt") or []:
@@ -172,6 +144,46 @@ def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tu
             raise InvalidArgument(f"invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute")
     warnings = resources.normalize(hc, host)
     return hc, warnings
+
+
+def _docker_defaults(hc: dict[str, Any], host: HostSupport) -> None:
+    """Fill what Docker fills in a new container's HostConfig; lists it echoes stay null when not given."""
+    if not hc.get("ShmSize"):
+        hc["ShmSize"] = 64 * 1024 * 1024
+    for key in ("Binds", "Links", "VolumesFrom", "CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch",
+                "ExtraHosts", "GroupAdd", "SecurityOpt", "PortBindings", "ConsoleSize", "MemorySwappiness",
+                "PidsLimit", "Ulimits", "Devices", "DeviceCgroupRules", "DeviceRequests", "BlkioWeightDevice",
+                "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"):
+        hc.setdefault(key, None)
+    for key in ("IpcMode", "PidMode", "UTSMode", "UsernsMode", "CgroupnsMode", "Cgroup", "CgroupParent",
+                "CpusetCpus", "CpusetMems", "VolumeDriver", "ContainerIDFile", "Runtime", "Isolation"):
+        hc[key] = hc.get(key) or ""
+    hc["IpcMode"] = hc["IpcMode"] or "private"
+    hc["CgroupnsMode"] = hc["CgroupnsMode"] or ("private" if host.version == 2 else "host")
+    hc["Runtime"] = hc["Runtime"] or "runc"
+    hc["ConsoleSize"] = hc["ConsoleSize"] or [0, 0]
+    for key in ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",
+                "CpuRealtimePeriod", "CpuRealtimeRuntime", "BlkioWeight", "KernelMemory", "KernelMemoryTCP",
+                "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "OomScoreAdj"):
+        hc[key] = int(hc.get(key) or 0)
+    for key in ("Privileged", "PublishAllPorts", "ReadonlyRootfs", "AutoRemove"):
+        hc[key] = bool(hc.get(key))
+    if hc.get("OomKillDisable") is None:
+        hc["OomKillDisable"] = False  # Docker's default on Linux
+    for key in ("Init", "Mounts", "Tmpfs", "Sysctls", "StorageOpt"):
+        if not hc.get(key) and key in hc and hc[key] is not False:
+            del hc[key]  # omitted when empty, as Docker's JSON does (`omitempty`)
+    _system_paths(hc)
+
+
+def _system_paths(hc: dict[str, Any]) -> None:
+    """MaskedPaths/ReadonlyPaths as Docker records them: its defaults, none when privileged, [] when unconfined."""
+    unconfined = any(o.replace(":", "=") == "systempaths=unconfined" for o in hc.get("SecurityOpt") or [])
+    for key, default in (("MaskedPaths", MASKED_PATHS), ("ReadonlyPaths", READONLY_PATHS)):
+        if unconfined:
+            hc[key] = []
+        elif hc.get(key) is None:
+            hc[key] = None if hc["Privileged"] else list(default)
 
 
 def no_new_privileges(hc: dict[str, Any]) -> bool:

@@ -24,10 +24,11 @@ def _read_text(path: str) -> str:
 
 
 def write_etc_files(paths: ContainerPaths, c: Container, addresses: list[str] | None = None,
-                    embedded_dns: bool = False) -> None:
+                    embedded_dns: bool = False, link_hosts: list[tuple[str, str]] | None = None) -> None:
+    """`link_hosts`: (names, address) lines for legacy links, before the --add-host ones (Docker's order)."""
     os.makedirs(paths.dir, exist_ok=True)
     hc = c.host_config
-    extra = [etcfiles.parse_extra_host(e) for e in hc.get("ExtraHosts") or []]
+    extra = list(link_hosts or []) + [etcfiles.parse_extra_host(e) for e in hc.get("ExtraHosts") or []]
     dns, search, options = hc.get("Dns") or [], hc.get("DnsSearch") or [], hc.get("DnsOptions") or []
     if (hc.get("NetworkMode") or "") == "host":
         hosts = _read_text("/etc/hosts") + "".join(f"{ip}\t{n}\n" for n, ip in extra)

@@ -141,7 +141,8 @@ class ExecService:
             process["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
         return process
 
-    async def start(self, s: ExecSession, detach: bool, stream: RawStream | None) -> None:
+    async def start(self, s: ExecSession, detach: bool, stream: RawStream | None, raw: bool | None = None) -> None:
+        """Run the session; attached, its output goes to `stream` raw or framed as `raw` says (default: its TTY)."""
         if s.started:
             raise Conflict(f"Error: Exec command {s.id} has already run")
         c = self.lifecycle.registry.get(s.container_id)
@@ -168,15 +169,18 @@ class ExecService:
             if stream is not None:
                 message = f"OCI runtime exec failed: {proc.failed}: unknown\r\n".encode()
                 try:
-                    await stream.write(message if s.tty else frame(1, message))
+                    await stream.write(message if (s.tty if raw is None else raw) else frame(1, message))
                 except (ConnectionError, OSError):
                     pass
                 stream.close_write()
             return
         if attach and proc.sock is not None and stream is not None:
             opts = AttachOptions(stdin=s.attach_stdin, stdout=s.attach_stdout, stderr=s.attach_stderr,
-                                 tty=s.tty, detach_keys=parse_detach_keys(s.detach_keys or None))
-            await pipe(proc.sock, stream, opts, close_stream=False)
+                                 tty=s.tty, detach_keys=parse_detach_keys(s.detach_keys or None), raw=raw)
+            if await pipe(proc.sock, stream, opts, close_stream=False):
+                stream.close_write()  # detached: the process runs on
+                asyncio.get_running_loop().create_task(self._wait_detached(c, s, proc))
+                return
             await self._finish(c, s, await proc.wait_exit())
             stream.close_write()
         else:

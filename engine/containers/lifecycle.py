@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from engine.containers import cgroups, mountplan
 from engine.containers.attach import AttachHub
 from engine.containers.conmon import connect_attach
+from engine.containers import links
 from engine.containers.etcwriter import write_etc_files
 from engine.containers.health import HealthMonitor
 from engine.containers.model import (
@@ -159,11 +160,13 @@ class Lifecycle:
             if sandbox is not None:
                 ns_paths["network"] = sandbox.path
                 held = sandbox.held
-            write_etc_files(paths, c, sandbox.addresses if sandbox else [], bool(sandbox and sandbox.embedded_dns))
+            link_env, link_hosts = links.at_start(c, self.registry.find)
+            write_etc_files(paths, c, sandbox.addresses if sandbox else [], bool(sandbox and sandbox.embedded_dns),
+                            link_hosts)
             volume_mounts = mountplan.prepare(c, merged, self.volumes)
             acquired = True
             spec = build_container_spec(c, merged, paths, self.cgroups_path(c), self.settings.host,
-                                        self.settings.init_path, ns_paths, volume_mounts)
+                                        self.settings.init_path, ns_paths, volume_mounts, link_env)
             atomic_write_json(os.path.join(paths.bundle, "config.json"), spec)
             created = await self.runtime.create(CreateRequest(
                 cid=c.id, name=c.name, bundle=paths.bundle, persist_dir=paths.dir, log_path=paths.log,

@@ -65,6 +65,24 @@ def _frame(stream: int, data: bytes) -> bytes:
     return struct.pack(">BxxxL", stream, len(data)) + data
 
 
+class FrameReader:
+    """Splits Docker's multiplexed stream (8-byte headers) back into (stream, data) pieces."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        self.buffer += chunk
+        out = []
+        while len(self.buffer) >= 8:
+            stream, size = struct.unpack(">BxxxL", self.buffer[:8])
+            if len(self.buffer) < 8 + size:
+                break
+            out.append((stream, self.buffer[8:8 + size]))
+            self.buffer = self.buffer[8 + size:]
+        return out
+
+
 class _Formatter:
     """Turns records into output bytes.
 

@@ -53,13 +53,13 @@ def ensure_workdir(rootfs: str, workdir: str, uid: int, gid: int) -> None:
     os.chown(real, uid, gid)
 
 
-def container_env(c: Container) -> list[str]:
-    """Docker's order: PATH (if the config has none), HOSTNAME, TERM for a TTY, then the config's Env."""
+def container_env(c: Container, link_env: list[str] | None = None) -> list[str]:
+    """Docker's order: PATH (if the config has none), HOSTNAME, TERM for a TTY, link variables, then the config's Env."""
     merged: dict[str, str] = {"PATH": DEFAULT_PATH}
     merged["HOSTNAME"] = f"HOSTNAME={c.config.get('Hostname') or c.short_id}"
     if c.config.get("Tty"):
         merged["TERM"] = "TERM=xterm"
-    for item in c.config.get("Env") or []:
+    for item in (link_env or []) + (c.config.get("Env") or []):
         merged[item.partition("=")[0]] = item
     return list(merged.values())
 
@@ -132,7 +132,8 @@ def _bind(dest: str, source: str, readonly: bool = False) -> dict[str, Any]:
 
 def build_container_spec(c: Container, rootfs: str, paths: ContainerPaths, cgroups_path: str, host: HostSupport,
                          init_path: str | None, ns_paths: dict[str, str | None],
-                         extra_mounts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                         extra_mounts: list[dict[str, Any]] | None = None,
+                         link_env: list[str] | None = None) -> dict[str, Any]:
     hc = c.host_config
     user = users.resolve(c.config.get("User") or "", read_rootfs_file(rootfs, "/etc/passwd"),
                          read_rootfs_file(rootfs, "/etc/group"), hc.get("GroupAdd"))
@@ -175,7 +176,7 @@ def build_container_spec(c: Container, rootfs: str, paths: ContainerPaths, cgrou
     inputs = specs.SpecInputs(
         rootfs=rootfs,
         args=args,
-        env=container_env(c),
+        env=container_env(c, link_env),
         cwd=workdir,
         uid=user.uid,
         gid=user.gid,

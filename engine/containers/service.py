@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.api import schema
-from engine.containers import cgroups, mountplan, names, restart
+from engine.containers import cgroups, links, mountplan, names, restart
 from engine.containers.create import command_of, merge_config, normalize_host_config
 from engine.containers.etcwriter import write_etc_files
 from engine.containers.lifecycle import Lifecycle
@@ -90,6 +90,9 @@ class ContainerService:
         else:
             name = names.generate(set(self.registry.by_name))
         host_config, warnings = normalize_host_config(body.get("HostConfig"), self.lifecycle.settings.host)
+        if links.legacy(host_config):
+            links.check_children(host_config.get("Links"), self.registry.find)
+            host_config["Links"] = links.records(name, host_config.get("Links"))
         config = merge_config(body, img.container_config)
         if host_config["NetworkMode"] == "host" and not body.get("Hostname"):
             config["Hostname"] = os.uname().nodename

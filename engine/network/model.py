@@ -48,6 +48,8 @@ class Network:
     bridge: str = ""  # Linux bridge name (bridge driver) or parent (macvlan)
     default: bool = False
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    ipam_options: dict[str, str] | None = None  # as the create request gave them (Docker echoes them)
+    ipam_config: list[dict[str, Any]] | None = None  # the request's IPAM.Config, shown as given
 
     @property
     def user_defined(self) -> bool:
@@ -75,8 +77,10 @@ class Network:
 
     def to_json(self, with_containers: bool) -> dict[str, Any]:
         driver = {"none": "null"}.get(self.driver, self.driver)
-        ipam_config = []
-        if self.subnet:
+        ipam_config: list[dict[str, Any]] = []
+        if self.ipam_config is not None:
+            ipam_config = [dict(entry) for entry in self.ipam_config]
+        elif self.subnet:
             entry = {"Subnet": self.subnet, "Gateway": self.gateway}
             if self.ip_range:
                 entry["IPRange"] = self.ip_range
@@ -95,7 +99,7 @@ class Network:
             "Scope": self.scope,
             "Driver": driver,
             "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": None if self.default else {}, "Config": ipam_config},
+            "IPAM": {"Driver": "default", "Options": self.ipam_options, "Config": ipam_config},
             "Internal": self.internal,
             "Attachable": self.attachable,
             "Ingress": False,

@@ -90,7 +90,7 @@ def endpoint_settings(net: Network, config: dict[str, Any] | None, ep: Endpoint 
         "IPv6Gateway": "",
         "GlobalIPv6Address": "",
         "GlobalIPv6PrefixLen": 0,
-        "MacAddress": ep.mac if ep else "",
+        "MacAddress": ep.mac if ep else cfg.get("MacAddress") or "",
         "DriverOpts": cfg.get("DriverOpts") or None,
     }
 
@@ -169,7 +169,9 @@ class Sandboxes:
             aliases += [a for a in dict.fromkeys((c.id[:12], hostname)) if a and a not in aliases]
         host_ifname = f"{self.nets.settings.prefix}v{secrets.token_hex(4)}"[:15]
         links = link_aliases(settings.get("Links")) if net.user_defined else {}
-        return Endpoint(c.id, c.name, secrets.token_hex(32), str(addr), cfg.subnet.prefixlen, ipam.mac_for(addr),
+        # Docker 20.10 gives Config.MacAddress (docker run --mac-address) to the first network's endpoint only
+        mac = (c.config.get("MacAddress") if ifname == "eth0" else "") or ipam.mac_for(addr)
+        return Endpoint(c.id, c.name, secrets.token_hex(32), str(addr), cfg.subnet.prefixlen, mac,
                         aliases, wanted, ifname, host_ifname if net.driver in ROUTED_DRIVERS else "", links)
 
     def _attachment(self, net: Network, ep: Endpoint, default_route: bool) -> netlink.Attachment:
@@ -272,8 +274,8 @@ class Sandboxes:
                 # last reference (our bind mount) is gone, without making us wait for it.
                 self.nets.save(net)
                 self.nets.events.publish("network", "disconnect", net.id, {"container": c.id, "name": net.name, "type": net.driver})
-                if net.name in c.networks:
-                    c.networks[net.name] = endpoint_settings(net, c.networks[net.name])
+                if net.name in c.networks:  # the run's address and MAC go with the endpoint
+                    c.networks[net.name] = endpoint_settings(net, {**c.networks[net.name], "MacAddress": ""})
         c.ports = {}
         path = c.sandbox_key or self.sandbox_path(c)
         if os.path.exists(path):

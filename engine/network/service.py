@@ -26,7 +26,6 @@ from engine.util.fs import atomic_write_json, read_json
 from engine.util.timefmt import now_ns
 
 log = logging.getLogger(__name__)
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 DRIVERS = ("bridge", "macvlan")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 
@@ -53,6 +52,8 @@ class CreateOptions:
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     check_duplicate: bool = True
+    ipam_options: dict[str, str] | None = None  # echoed in inspect, as Docker does
+    ipam_config: list[dict[str, Any]] | None = None  # the request's IPAM.Config, echoed as given
 
 
 class OverlayNetworks(Protocol):
@@ -233,8 +234,8 @@ class NetworkService:
 
     # -- create / remove ------------------------------------------------------------------------
     async def create(self, opts: CreateOptions) -> Network:
-        if not opts.name or not NAME_RE.match(opts.name):
-            raise InvalidArgument(f"invalid network name {opts.name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if not opts.name.strip():  # Docker (libnetwork's IsValidName) accepts any name that is not blank
+            raise InvalidArgument(f"invalid name: {opts.name}")
         if opts.name in BUILTIN:
             raise Forbidden(f"{opts.name} is a pre-defined network and cannot be created")
         if any(n.name == opts.name for n in self.networks.values()):
@@ -279,7 +280,7 @@ class NetworkService:
                 raise InvalidArgument(f"unknown macvlan mode: {mode}")
         net = Network(nid, opts.name, driver, now_ns(), str(cfg.subnet), str(cfg.gateway),
                       str(cfg.ip_range) if cfg.ip_range else "", opts.internal, opts.attachable,
-                      dict(opts.labels), options, bridge)
+                      dict(opts.labels), options, bridge, ipam_options=opts.ipam_options, ipam_config=opts.ipam_config)
         if driver == "bridge":
             await netlink.in_fresh_thread(lambda: netlink.ensure_bridge(bridge, str(cfg.gateway), cfg.subnet.prefixlen))
         return await self._register(net)
@@ -384,4 +385,6 @@ class NetworkService:
             gateway=cfg.get("Gateway") or "", ip_range=cfg.get("IPRange") or "", internal=bool(body.get("Internal")),
             attachable=bool(body.get("Attachable")), labels={str(k): str(v) for k, v in labels.items()},
             options={str(k): str(v) for k, v in options.items()},
+            ipam_options=None if ipam_doc.get("Options") is None else {str(k): str(v) for k, v in ipam_doc["Options"].items()},
+            ipam_config=[dict(c) for c in configs] or None,
         )

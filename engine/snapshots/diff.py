@@ -42,13 +42,14 @@ def _info(path: str, name: str, st: os.stat_result) -> tarfile.TarInfo:
     return info
 
 
-def write_layer_tar(upper: str, out: IO[bytes]) -> None:
-    """Write the layer tar of an overlay upper dir to `out`."""
+def write_layer_tar(upper: str, out: IO[bytes], skip: frozenset[str] = frozenset()) -> None:
+    """Write the layer tar of an overlay upper dir to `out`, leaving out the relative paths in `skip`."""
     inodes: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for dirpath, dirnames, filenames in os.walk(upper):
-            dirnames.sort()
             rel_dir = os.path.relpath(dirpath, upper)
+            dirnames[:] = sorted(d for d in dirnames if os.path.normpath(os.path.join(rel_dir, d)) not in skip)
+            filenames = [f for f in filenames if os.path.normpath(os.path.join(rel_dir, f)) not in skip]
             prefix = "" if rel_dir == "." else rel_dir + "/"
             if prefix:
                 st = os.lstat(dirpath)
@@ -113,9 +114,9 @@ class _HashingWriter(io.RawIOBase):
         return len(data)
 
 
-def tar_upper(upper: str, tar_path: str) -> str:
-    """Write the layer tar of `upper` to `tar_path`; returns its diff ID."""
+def tar_upper(upper: str, tar_path: str, skip: frozenset[str] = frozenset()) -> str:
+    """Write the layer tar of `upper` to `tar_path` (without `skip`); returns its diff ID."""
     with open(tar_path, "wb") as f:
         writer = _HashingWriter(f)
-        write_layer_tar(upper, writer)  # type: ignore[arg-type]
+        write_layer_tar(upper, writer, skip)  # type: ignore[arg-type]
     return "sha256:" + writer.digest.hexdigest()
