@@ -45,9 +45,12 @@ def console_server(engine: EngineProcess) -> Iterator[ConsoleServer]:
         redis.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
-    """Debian's Chromium, headless (Playwright's own browsers are never downloaded)."""
+    """Debian's Chromium, headless (Playwright's own browsers are never downloaded).
+
+    Package-scoped: Playwright's sync API keeps an asyncio loop marked running in the
+    main thread while it lives, which would break later tests that call asyncio.run."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make test-deps` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
