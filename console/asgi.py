@@ -29,9 +29,11 @@ from django.views import static
 
 from console.containers.routing import websocket_urlpatterns as container_ws
 from console.endpoints.routing import websocket_urlpatterns as endpoint_ws
+from console.jobs.routing import websocket_urlpatterns as jobs_ws
+from console.observe.asgi import WebsocketObserver
 
 # Websocket routes of every app (consumers for logs, stats, events, exec).
-websocket_urlpatterns: list = [*endpoint_ws, *container_ws]
+websocket_urlpatterns: list = [*endpoint_ws, *container_ws, *jobs_ws]
 
 
 class CollectedStaticFiles(ASGIStaticFilesHandler):
@@ -49,6 +51,8 @@ class CollectedStaticFiles(ASGIStaticFilesHandler):
 application = ProtocolTypeRouter(
     {
         "http": CollectedStaticFiles(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # WebsocketObserver (console/observe/asgi.py): request id, handshake span and metrics per connection.
+        "websocket": WebsocketObserver(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))), websocket_urlpatterns),
     }
 )

@@ -8,6 +8,8 @@ BERTH_VAR_DIR (default: var/ in the repository, git-ignored).
 
 Variables: SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DATABASE_URL,
 REDIS_URL, BERTH_ENGINE_HOST, BERTH_VAR_DIR, LOG_LEVEL.
+Observability (console/observe): BERTH_LOG_FORMAT (text | json), BERTH_METRICS_TOKEN,
+BERTH_DRIFT_INTERVAL, and BERTH_OTEL=1 or OTEL_EXPORTER_OTLP_ENDPOINT for traces.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from console.lib.env import (
     parse_secret_key,
 )
 from console.lib.files import read_or_create_secret
+from console.observe.config import parse_drift_interval, parse_log_format, parse_metrics_token
+from console.observe.logs import logging_config
 from console.lib.urls import (
     celery_broker_url,
     check_engine_url,
@@ -75,9 +79,21 @@ INSTALLED_APPS = [
     "console.containers",
     "console.metrics",
     "console.api",
+    # Background jobs, images and registry credentials (issue 9)
+    "console.jobs",
+    "console.images",
+    "console.registries",
+    # Networks, volumes, the events page and notifications (issue 9)
+    "console.networks",
+    "console.volumes",
+    "console.events",
+    "console.notifications",
+    # Probes, /metrics, traces, request ids in logs, snowflake marks (issue 12)
+    "console.observe",
 ]
 
 MIDDLEWARE = [
+    "console.observe.middleware.RequestObserver",  # first: request id, span and metrics around everything
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -156,12 +172,16 @@ CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Jobs (console/jobs): job tasks are acks_late; a worker reserves one message per process at a time,
+# so a worker that dies holds back as few queued jobs as possible (a starting worker re-sends those).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    # Errors (500s included) reach stderr, which `make up` sends to var/log/console.log.
-    "root": {"handlers": ["stderr"], "level": env_parsed("LOG_LEVEL", "INFO", parse_log_level)},
-}
+# Logs (console/observe/logs.py): stderr, which `make up` sends to var/log/; one JSON object a line with
+# BERTH_LOG_FORMAT=json. Each line carries the request id of the request (or Celery task) it belongs to.
+BERTH_LOG_FORMAT = env_parsed("BERTH_LOG_FORMAT", "text", parse_log_format)
+LOGGING = logging_config(BERTH_LOG_FORMAT, env_parsed("LOG_LEVEL", "INFO", parse_log_level))
+
+# GET /metrics: administrators, or a Prometheus scraper sending "Authorization: Bearer <this>" (unset: admins only).
+BERTH_METRICS_TOKEN = env_parsed("BERTH_METRICS_TOKEN", "", parse_metrics_token)
+# Seconds between two countings of the running containers' filesystem changes (the list's snowflake marks).
+BERTH_DRIFT_INTERVAL = env_parsed("BERTH_DRIFT_INTERVAL", "30", parse_drift_interval)

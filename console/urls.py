@@ -12,8 +12,16 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("console.endpoints.urls")),
     path("endpoints/<int:eid>/containers/", include("console.containers.urls")),
+    path("endpoints/<int:eid>/images/", include("console.images.urls")),
+    path("jobs/", include("console.jobs.urls")),
+    path("registries/", include("console.registries.urls")),
+    path("endpoints/<int:eid>/networks/", include("console.networks.urls")),
+    path("endpoints/<int:eid>/volumes/", include("console.volumes.urls")),
+    path("endpoints/<int:eid>/events/", include("console.events.urls")),
+    path("endpoints/<int:eid>/notifications/", include("console.notifications.urls")),
     path("api/", include("console.api.urls")),
     path("", include("console.audit.urls")),
     path("", include("console.accounts.urls")),
     path("admin/", admin.site.urls),
+    path("", include("console.observe.urls")),  # /healthz/live, /healthz/ready, /metrics
 ]

@@ -38,6 +38,7 @@ stop() {
 
 [[ -d $RUN ]] || exit 0
 stop daphne 20
+stop watcher 20  # the notification watcher (manage.py watch_events)
 stop celery 60  # a warm shutdown lets running tasks finish
 stop redis 20
 stop engine 30

@@ -24,6 +24,7 @@ marker() {
         redis) echo "$REDIS_SOCKET" ;;
         celery) echo "$RUN/celery.pid" ;;
         daphne) echo "$VENV/bin/daphne" ;;
+        watcher) echo "$ROOT/manage.py watch_events" ;;
     esac
 }
 

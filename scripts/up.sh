@@ -54,8 +54,9 @@ except OSError:
 EOF
 }
 
+# console_answers: the console's readiness probe (database, Redis, engine) answers 200.
 console_answers() {
-    "$PY" - "http://127.0.0.1:$CONSOLE_PORT/login/" <<'EOF'
+    "$PY" - "http://127.0.0.1:$CONSOLE_PORT/healthz/ready" <<'EOF'
 import sys, urllib.request
 try:
     sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=5).status == 200 else 1)
@@ -98,7 +99,7 @@ start_engine() {
         # its pidfile itself once it listens, and removes it when it stops.
         setsid "$PY" -m engine -H "$ENGINE_HOST" --pidfile "$RUN/engine.pid" \
             </dev/null >>"$LOG/engine.log" 2>&1 &
-        wait_until engine 60 $! engine_get /_ping
+        wait_until engine 60 $! engine_get /_berth/ready  # readiness: state loaded, networks up, serving
     fi
 }
 
@@ -157,6 +158,19 @@ start_console() {
     wait_until daphne 30 "$pid" console_answers
 }
 
+# The notification watcher (console/notifications/watcher.py): follows the engines' events and sends
+# what the notification rules fire. It reconnects to engines by itself; setsid execs it in place, so $! is its pid.
+start_watcher() {
+    local pid
+    if pid=$(running_pid watcher); then
+        echo "watcher: already running (pid $pid)"
+        return
+    fi
+    echo "watcher: following engine events for notification rules"
+    setsid "$PY" "$ROOT/manage.py" watch_events </dev/null >>"$LOG/watcher.log" 2>&1 &
+    echo "$!" >"$RUN/watcher.pid"
+}
+
 bootstrap_busybox() {
     if engine_get /images/busybox:latest/json; then
         return
@@ -170,6 +184,7 @@ start_redis
 prepare_console
 start_celery
 start_console
+start_watcher
 bootstrap_busybox
 
 echo

@@ -7,6 +7,14 @@ from drf_spectacular.views import SpectacularAPIView
 
 from console.accounts.access import IsConsoleAdmin, admin_required
 from console.api import container_streams, containers, endpoints
+from console.api import images as images_api
+from console.api import jobs as jobs_api
+from console.api import registries as registries_api
+from console.api import events as events_api
+from console.api import networks as networks_api
+from console.api import notifications as notifications_api
+from console.api import volumes as volumes_api
+from console.api.container_changes import ContainerChangesView
 from console.api.docs import ApiDocsView
 from console.api.tokens import TokenView
 
@@ -27,6 +35,17 @@ urlpatterns = [
          name="api-container-stats-history"),
     path("endpoints/<int:eid>/containers/<str:cid>/rename/", container_streams.ContainerRenameView.as_view(),
          name="api-container-rename"),
+    # What changed in its filesystem (console/api/container_changes.py); before <action>/.
+    path("endpoints/<int:eid>/containers/<str:cid>/changes/", ContainerChangesView.as_view(), name="api-container-changes"),
     path("endpoints/<int:eid>/containers/<str:cid>/<str:action>/", containers.ContainerAction.as_view(),
          name="api-container-action"),
+    # Images (console/api/images.py), background jobs (console/api/jobs.py), registry credentials (console/api/registries.py).
+    path("", include(images_api.urlpatterns)),
+    path("", include(jobs_api.urlpatterns)),
+    path("", include(registries_api.urlpatterns)),
+    # Networks, volumes, recent events, notification rules (console/api/networks.py, volumes.py, events.py, notifications.py).
+    path("", include(networks_api.urlpatterns)),
+    path("", include(volumes_api.urlpatterns)),
+    path("endpoints/<int:eid>/events/", events_api.EventHistory.as_view(), name="api-events"),
+    path("", include(notifications_api.urlpatterns)),
 ]

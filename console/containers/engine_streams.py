@@ -28,6 +28,7 @@ import requests
 import urllib3.exceptions
 
 from console.endpoints.client import EngineError, endpoint_client
+from console.observe.context import in_this_context
 
 log = logging.getLogger("console.containers")
 
@@ -91,7 +92,8 @@ class StreamThread:
         self._stream: EngineStream | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        # in_this_context: the stream's engine calls carry the websocket's request id (console/observe).
+        self._thread = threading.Thread(target=in_this_context(self._run), name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()

@@ -25,6 +25,7 @@ from console.containers.models import ContainerSpec
 from console.containers.specs import Spec, create_config
 from console.endpoints.client import EngineError, endpoint_client
 from console.endpoints.models import Endpoint
+from console.observe.context import in_this_context
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,9 @@ def run_actions(request: Any, endpoint: Endpoint, ids: list[str], action: str, f
     """
     names = names or {}
     with ThreadPoolExecutor(max_workers=min(PARALLEL_ACTIONS, max(1, len(ids)))) as pool:
-        results = list(pool.map(lambda cid: _act_on_one(endpoint, cid, names.get(cid, cid[:12]), action, force), ids))
+        # in_this_context: the pool's engine calls carry the request's id and join its trace (console/observe).
+        act = in_this_context(lambda cid: _act_on_one(endpoint, cid, names.get(cid, cid[:12]), action, force))
+        results = list(pool.map(act, ids))
     for r in results:
         record(request, f"container.{action}", r.name, Activity.SUCCESS if r.ok else Activity.FAILURE, r.message,
                endpoint, id=r.id, **({"force": True} if force and action == "remove" else {}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from console.containers import detail, form_views, views
+from console.containers import changes, detail, form_views, views
 
 app_name = "containers"
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("<str:cid>/edit/", form_views.edit, name="edit"),
     path("<str:cid>/", detail.container_page, name="detail"),
     path("<str:cid>/parts/", detail.container_parts, name="detail-parts"),
+    path("<str:cid>/changes/", changes.changes_panel, name="detail-changes"),
     path("<str:cid>/rename/", detail.container_rename, name="detail-rename"),
     path("<str:cid>/do/<str:action>/", detail.container_action, name="detail-action"),
 ]

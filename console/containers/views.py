@@ -22,7 +22,7 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from console.accounts.access import admin_required
-from console.containers import listing
+from console.containers import drift, listing
 from console.containers.models import ContainerSpec
 from console.containers.operations import ACTION_VERBS, ACTIONS, list_rows, run_actions
 from console.endpoints.client import EngineError
@@ -67,10 +67,11 @@ def table_context(request: HttpRequest, endpoint: Endpoint) -> dict[str, Any]:
         context["error"] = exc.message
         return context
     with_spec = set(ContainerSpec.objects.filter(endpoint=endpoint).values_list("container_id", flat=True))
+    drifted = drift.load(endpoint.pk)  # snowflake marks, counted in the background (console/containers/drift.py)
     context["total"] = len(all_rows)
     now = timezone.now()
     context["rows"] = [{"row": r, "url": detail_url(endpoint.pk, r.short_id), "has_spec": r.id in with_spec,
-                        "created_ago": _ago(r.created, now)}
+                        "created_ago": _ago(r.created, now), "drift": drifted.get(r.id) if r.state == "running" else None}
                        for r in listing.select(all_rows, query)]
     context["filtered"] = bool(query.q or query.state or query.health)
     return context

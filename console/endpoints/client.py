@@ -14,11 +14,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import docker
 import docker.errors
 import docker.tls
 import requests
+
+from console.observe.outgoing import observed_send
 
 DEFAULT_TIMEOUT = 10.0  # seconds for one API call
 
@@ -36,6 +39,19 @@ class EngineError(Exception):
         self.status = status
 
 
+class _ObservedAPIClient(docker.APIClient):
+    """The SDK's low-level client; every HTTP request it sends carries the request id and trace
+    context (console/observe/outgoing.py) — the version negotiation in its constructor too."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        return observed_send(super().send, request, **kwargs)
+
+
+class _ObservedClient(docker.DockerClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # DockerClient's own __init__ makes only `api`
+        self.api = _ObservedAPIClient(*args, **kwargs)
+
+
 @contextmanager
 def connect(url: str, timeout: float = DEFAULT_TIMEOUT, tls: docker.tls.TLSConfig | None = None) -> Iterator[docker.DockerClient]:
     """A Docker SDK client for the engine at `url` (an Endpoint's url), with errors translated to EngineError.
@@ -45,7 +61,7 @@ def connect(url: str, timeout: float = DEFAULT_TIMEOUT, tls: docker.tls.TLSConfi
     """
     client = None
     try:
-        client = docker.DockerClient(base_url=_http_url(url, tls), version="auto", timeout=timeout, tls=tls or False)
+        client = _ObservedClient(base_url=_http_url(url, tls), version="auto", timeout=timeout, tls=tls or False)
         yield client
     except docker.errors.APIError as exc:
         raise EngineError(f"the engine at {url} refused: {exc.explanation or exc}", exc.status_code) from exc

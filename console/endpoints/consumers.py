@@ -29,6 +29,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from console.accounts.access import websocket_allowed
 from console.endpoints.client import EngineError, endpoint_client
 from console.endpoints.models import Endpoint
+from console.observe.context import in_this_context
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ class EngineEventsConsumer(AsyncJsonWebsocketConsumer):
         self.queue: asyncio.Queue[dict[str, Any] | str] = asyncio.Queue(MAX_QUEUED)
         self.stream: Any = None
         self.closing = threading.Event()
-        self.pump = threading.Thread(target=self.read_engine_events, name=f"events-{eid}", daemon=True)
+        # in_this_context: the engine stream carries the websocket's request id (console/observe).
+        self.pump = threading.Thread(target=in_this_context(self.read_engine_events), name=f"events-{eid}", daemon=True)
         self.pump.start()
         self.forwarder = asyncio.create_task(self.forward_batches())
 

@@ -18,6 +18,7 @@ import docker
 
 from console.endpoints.client import EngineError, endpoint_client
 from console.endpoints.models import Endpoint
+from console.observe.context import in_this_context
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def probe_all(endpoints: Iterable[Endpoint], timeout: float = PROBE_TIMEOUT) -> 
     if not endpoints:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(endpoints)), thread_name_prefix="probe") as pool:
-        return list(pool.map(lambda e: probe(e, timeout), endpoints))
+        return list(pool.map(in_this_context(lambda e: probe(e, timeout)), endpoints))  # keeps the request id
 
 
 def status_from(endpoint: Endpoint, client: docker.DockerClient) -> EndpointStatus:
