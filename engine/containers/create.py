@@ -103,8 +103,9 @@ def command_of(cfg: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def restart_policy(policy: dict[str, Any]) -> dict[str, Any]:
-    """A checked RestartPolicy with Docker's messages; an empty name is "no"."""
-    name = policy.get("Name") or "no"
+    """A checked RestartPolicy with Docker's messages; an empty name means "no" and is kept empty, as Docker keeps it."""
+    given = policy.get("Name") or ""
+    name = given or "no"
     if name not in RESTART_POLICIES:
         raise InvalidArgument(f"invalid restart policy '{name}'")
     retries = int(policy.get("MaximumRetryCount") or 0)
@@ -112,7 +113,7 @@ def restart_policy(policy: dict[str, Any]) -> dict[str, Any]:
         raise InvalidArgument("maximum retry count cannot be negative")
     if retries and name != "on-failure":
         raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{name}'")
-    return {"Name": name, "MaximumRetryCount": retries}
+    return {"Name": given, "MaximumRetryCount": retries}
 
 
 def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tuple[dict[str, Any], list[str]]:
@@ -121,8 +122,7 @@ def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tu
     if not hc.get("NetworkMode"):
         hc["NetworkMode"] = "default"
     hc["RestartPolicy"] = restart_policy(hc.get("RestartPolicy") or {})
-    name = hc["RestartPolicy"]["Name"]
-    if hc.get("AutoRemove") and name != "no":
+    if hc.get("AutoRemove") and hc["RestartPolicy"]["Name"] not in ("", "no"):
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     log_config = hc.get("LogConfig") or {}
     log_type = log_config.get("Type") or "json-file"
@@ -136,8 +136,9 @@ def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tu
         raise InvalidArgument(f"Invalid value {hc['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
     for opt in hc.get("SecurityOpt") or []:
         key = opt.split("=", 1)[0].split(":", 1)[0]
-        if key not in ("no-new-privileges", "seccomp", "apparmor", "label", "systempaths", "mask", "unmask"):
-            raise InvalidArgument(f'invalid --security-opt 2: "{opt}"')
+        if key not in ("no-new-privileges", "seccomp", "apparmor", "label"):
+            # Docker's daemon answers 500; `systempaths=unconfined` is the CLI's, sent as empty MaskedPaths/ReadonlyPaths
+            raise SystemFault(f'invalid --security-opt 2: "{opt}"')
     capabilities(hc.get("CapAdd"), hc.get("CapDrop"), hc["Privileged"])  # validates names
     for path in (hc.get("Tmpfs") or {}):
         if not path.startswith("/"):
@@ -174,15 +175,23 @@ def _docker_defaults(hc: dict[str, Any], host: HostSupport) -> None:
         if not hc.get(key) and key in hc and hc[key] is not False:
             del hc[key]  # omitted when empty, as Docker's JSON does (`omitempty`)
     _system_paths(hc)
+    _label_opt(hc)
+
+
+def _label_opt(hc: dict[str, Any]) -> None:
+    """Docker records "label=disable" for privileged, host-PID and host-IPC containers unless a label= option was given."""
+    opts = list(hc.get("SecurityOpt") or [])
+    if any(o.replace(":", "=", 1).partition("=")[0] == "label" for o in opts):
+        return
+    if hc["Privileged"] or hc["IpcMode"] == "host" or hc["PidMode"] == "host":
+        hc["SecurityOpt"] = [*opts, "label=disable"]
 
 
 def _system_paths(hc: dict[str, Any]) -> None:
-    """MaskedPaths/ReadonlyPaths as Docker records them: its defaults, none when privileged, [] when unconfined."""
-    unconfined = any(o.replace(":", "=") == "systempaths=unconfined" for o in hc.get("SecurityOpt") or [])
+    """MaskedPaths/ReadonlyPaths as Docker records them: as given (the CLI's systempaths=unconfined sends []),
+    else its defaults, none when privileged."""
     for key, default in (("MaskedPaths", MASKED_PATHS), ("ReadonlyPaths", READONLY_PATHS)):
-        if unconfined:
-            hc[key] = []
-        elif hc.get(key) is None:
+        if hc.get(key) is None:
             hc[key] = None if hc["Privileged"] else list(default)
 
 

@@ -171,7 +171,6 @@ def build_container_spec(c: Container, rootfs: str, paths: ContainerPaths, cgrou
         devices = host_devices() + devices
     res = resources.oci_resources(hc, privileged)
     res["devices"] = res["devices"] + device_rules
-    unmask = any(o.replace(":", "=") == "systempaths=unconfined" for o in hc.get("SecurityOpt") or [])
     console = hc.get("ConsoleSize") or [0, 0]
     inputs = specs.SpecInputs(
         rootfs=rootfs,
@@ -198,8 +197,8 @@ def build_container_spec(c: Container, rootfs: str, paths: ContainerPaths, cgrou
         oom_score_adj=hc.get("OomScoreAdj") or None,
         sysctls=dict(hc.get("Sysctls") or {}),
         devices=tuple(devices),
-        masked_paths=() if unmask else (tuple(hc["MaskedPaths"]) if hc.get("MaskedPaths") is not None else None),
-        readonly_paths=() if unmask else (tuple(hc["ReadonlyPaths"]) if hc.get("ReadonlyPaths") is not None else None),
+        masked_paths=tuple(hc["MaskedPaths"]) if hc.get("MaskedPaths") is not None else None,
+        readonly_paths=tuple(hc["ReadonlyPaths"]) if hc.get("ReadonlyPaths") is not None else None,
         shm_size=int(hc.get("ShmSize") or specs.DEFAULT_SHM_SIZE),
         ipc_private=ipc_mode not in ("host",) and not ipc_mode.startswith("container:"),
     )

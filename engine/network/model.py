@@ -79,7 +79,8 @@ class Network:
         driver = {"none": "null"}.get(self.driver, self.driver)
         ipam_config: list[dict[str, Any]] = []
         if self.ipam_config is not None:
-            ipam_config = [dict(entry) for entry in self.ipam_config]
+            # Docker's IPAMConfig fields are all `omitempty`
+            ipam_config = [{k: v for k, v in entry.items() if v} for entry in self.ipam_config]
         elif self.subnet:
             entry = {"Subnet": self.subnet, "Gateway": self.gateway}
             if self.ip_range:

@@ -13,7 +13,7 @@ PROBES = [
     ("post", "/services/create"), ("get", "/nodes"), ("get", "/tasks"), ("get", "/secrets"),
     ("post", "/secrets/create"), ("get", "/configs"), ("get", "/swarm/unlockkey"), ("post", "/swarm/update?version=1"),
     ("get", "/plugins"), ("get", "/plugins/vieux/sshfs:latest/json"), ("delete", "/plugins/x"),
-    ("post", "/plugins/x/enable"), ("post", "/build/prune"),
+    ("post", "/plugins/x/enable?timeout=0"), ("post", "/build/prune"),
 ]
 
 

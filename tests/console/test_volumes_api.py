@@ -16,7 +16,10 @@ pytestmark = pytest.mark.django_db
 def volumes(docker):  # type: ignore[no-untyped-def]
     names: list[str] = []
     yield names
-    for name in names:
+    for name in names:  # the containers using it go first (the `docker` fixture removes them only after this)
+        users = docker("ps", "-aq", "--filter", f"volume={name}").stdout.split()
+        if users:
+            docker("rm", "-f", *users)
         docker("volume", "rm", "-f", name)
 
 
