@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -39,8 +40,15 @@ class Result:
 
 
 def _random_pool() -> str:
-    """A /16 of its own for each engine, so engines running side by side never share addresses."""
-    return f"10.{secrets.randbelow(200) + 20}.0.0/16"
+    """A /16 of its own for each engine, so engines running side by side never share addresses
+    (one no route of this host is in yet: another engine's bridges would be)."""
+    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    used = set(re.findall(r"\b10\.(\d+)\.", routes))
+    for _ in range(100):
+        second = str(secrets.randbelow(200) + 20)
+        if second not in used:
+            break
+    return f"10.{second}.0.0/16"
 
 
 @dataclass
@@ -91,8 +99,8 @@ class EngineProcess:
         self.base.mkdir(parents=True, exist_ok=True)
         (self.base / "docker-config").mkdir(exist_ok=True)
         argv = self.in_netns([sys.executable, "-m", "engine", *self.flags(), "--log-level", "debug", *(extra or [])])
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
+            self.proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 20) -> None:
