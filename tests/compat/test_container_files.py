@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import tarfile
 
@@ -135,3 +136,32 @@ def test_commit_refuses_instructions_docker_refuses(api: docker_sdk.APIClient) -
     ctr = api.create_container("busybox", "true")
     with pytest.raises(docker_sdk.errors.APIError, match=re.escape("run is not a valid change command")):
         api.commit(ctr, changes=["RUN echo"])
+
+
+def test_docker_cp_both_ways_never_leaves_the_container(docker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The CLI's `docker cp`: in and out, through links that point out of the container, and archives with `..`."""
+    docker("run", "-d", "--name", "cp-target", "busybox", "sh", "-c",
+           "ln -s ../../../../etc /esc && ln -s /etc /abs && echo inside > /etc/berth-cp && sleep 60", check=True)
+    (tmp_path / "in.txt").write_text("from the host\n")
+    docker("cp", str(tmp_path / "in.txt"), "cp-target:/tmp/", check=True)
+    assert docker("exec", "cp-target", "cat", "/tmp/in.txt", check=True).out == "from the host"
+    for link in ("esc", "abs"):  # both resolve to the container's /etc, never the host's
+        docker("cp", f"cp-target:/{link}/berth-cp", str(tmp_path / f"{link}.out"), check=True)
+        assert (tmp_path / f"{link}.out").read_text() == "inside\n"
+        docker("cp", str(tmp_path / "in.txt"), f"cp-target:/{link}/", check=True)
+        assert not os.path.exists("/etc/in.txt")
+    assert docker("exec", "cp-target", "cat", "/etc/in.txt", check=True).out == "from the host"
+    docker("cp", "cp-target:/tmp", str(tmp_path / "tmpdir"), check=True)
+    assert (tmp_path / "tmpdir" / "in.txt").read_text() == "from the host\n"
+
+    evil = io.BytesIO()
+    with tarfile.open(fileobj=evil, mode="w") as tar:
+        info = tarfile.TarInfo("../../../../tmp/berth-cp-escape")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bad"))
+    refused = docker("cp", "-", "cp-target:/tmp", input=evil.getvalue())
+    assert refused.returncode != 0
+    assert not os.path.exists("/tmp/berth-cp-escape")
+    assert docker("exec", "cp-target", "ls", "/tmp", check=True).out == "in.txt"
+    missing = docker("cp", "cp-target:/nope", str(tmp_path / "x"))
+    assert missing.returncode != 0 and "Could not find the file /nope in container cp-target" in missing.stderr
