@@ -107,7 +107,7 @@ def text_table(results: list[Result]) -> str:
     widths = [max(len(row[i]) for row in body) for i in range(4)]
     lines = []
     for n, row in enumerate(body):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     notes = [f"  {r.measurement}: {r.note}" for r in results if r.note]

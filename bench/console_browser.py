@@ -112,8 +112,8 @@ class LatencyResult:
     seconds: float
     lines_per_s: float
     dropped: int
-    conmon_ms: list[float] = field(default_factory=list)  # arrival − conmon's timestamp, every line
-    written_ms: list[float] = field(default_factory=list)  # arrival − the time written into probe lines
+    conmon_ms: list[float] = field(default_factory=list)  # arrival - conmon's timestamp, every line
+    written_ms: list[float] = field(default_factory=list)  # arrival - the time written into probe lines
 
 
 @dataclass

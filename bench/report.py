@@ -75,7 +75,7 @@ def text_table(rows: list[Row]) -> str:
     widths = [max(len(line[i]) for line in body) for i in range(len(HEADERS))]
     lines = []
     for n, line in enumerate(body):
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))]
         lines.append("  ".join(cells))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -98,7 +98,7 @@ def markdown_table(rows: list[Row], meta: dict[str, Any]) -> str:
         f"{meta.get('cpus', '?')} CPUs, {meta.get('date', '?')}."
     )
     notes = [f"- {r.operation}: {r.note}" for r in rows if r.note]
-    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+    return "\n".join(lines + (["", *notes] if notes else [])) + "\n"
 
 
 def to_json(rows: list[Row], meta: dict[str, Any]) -> dict[str, Any]:

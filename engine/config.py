@@ -184,9 +184,9 @@ def from_args(ns: argparse.Namespace) -> EngineConfig:
         raise ConfigError("conmon not found: install Debian's conmon package")
     init = ns.init_path or shutil.which("tini-static") or shutil.which("tini") or ""
     try:
-        ipaddress.ip_network(ns.pool)
+        ipaddress.IPv4Network(ns.pool)
     except ValueError:
-        raise ConfigError(f"invalid --pool {ns.pool!r}") from None
+        raise ConfigError(f"invalid --pool {ns.pool!r}: an IPv4 network is needed") from None
     if not ns.bridge_prefix.isalnum() or len(ns.bridge_prefix) > 8:
         raise ConfigError("--bridge-prefix must be 1-8 letters or digits")
     return EngineConfig(

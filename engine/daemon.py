@@ -57,6 +57,7 @@ from engine.containers.store import ContainerStore
 from engine.events import EventBus
 from engine.images.config import host_architecture
 from engine.images.registry.client import RegistrySettings
+from engine.images.registry.pull import Puller
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
 from engine.network.overlay import OverlayDriver, OverlaySettings
@@ -135,11 +136,12 @@ class Daemon:
         containers_api.register(self.router, services)
         networks_api.register(self.router, services)
         volumes_api.register(self.router, services)
-        build_api.register(self.router, services)
+        registry_settings = RegistrySettings(certs_dirs=tuple(cfg.certs_dirs), insecure=tuple(cfg.insecure_registries))
+        puller = Puller(self.images.store, registry_settings, os.path.join(self.images.store.layers.tmp_dir, "..", "blobs"))
+        build_api.register(self.router, services, puller)
         swarm_api.register(self.router, services)
         container_files_api.register(self.router, services, ContainerFiles(self.containers, __version__))
-        registry_api.register(self.router, services, RegistrySettings(
-            certs_dirs=tuple(cfg.certs_dirs), insecure=tuple(cfg.insecure_registries)))
+        registry_api.register(self.router, services, registry_settings, puller)
         self.readiness = Readiness(cfg.nft_table, lambda: [b.bridge for b in self.networks.bridges()])
         observability_api.register(self.router, services, self.readiness)
         observer = RequestObserver(self.router.dispatch)
@@ -183,7 +185,7 @@ class Daemon:
         for c in self.registry.all():
             try:
                 await self.lifecycle.recover(c)
-            except Exception:  # noqa: BLE001 - one bad container must not keep the engine down
+            except Exception:  # one bad container must not keep the engine down
                 log.exception("recovering container %s", c.short_id)
         self.readiness.state_loaded = True
         running = {c.id for c in self.registry.all() if c.state.status in (RUNNING, PAUSED)}
@@ -215,7 +217,7 @@ class Daemon:
                 await self.server.listen_tcp(listener.address, listener.port, ssl_ctx)
             log.info("listening on %s %s%s", listener.scheme, listener.address, f":{listener.port}" if listener.port else "")
         if self.cfg.pidfile:
-            with open(self.cfg.pidfile, "w", encoding="ascii") as f:
+            with open(self.cfg.pidfile, "w", encoding="ascii") as f:  # noqa: ASYNC230 - a pid, once at start
                 f.write(str(os.getpid()))
         self.readiness.serving = True
         loop = asyncio.get_running_loop()

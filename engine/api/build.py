@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from engine.api.http import Reply, Request, Streaming
@@ -17,6 +19,9 @@ from engine.build.state import BuildOptions
 from engine.build.stream import build_stream, remove_workdir
 from engine.errors import InvalidArgument
 from engine.images import reference
+from engine.images.registry.auth import RegistryAuths
+from engine.images.registry.pull import Puller
+from engine.images.store import Image
 from engine.util.filters import Filters
 from engine.util.threadstream import spool
 
@@ -66,8 +71,17 @@ def _cache_sources(s: Services, names: list[str]) -> frozenset[str] | None:
     return frozenset(allowed)
 
 
-def register(router: Router, s: Services) -> None:
+def _unpack_context(archive: str, root: str, dockerfile: str) -> BuildContext:
+    """Extract the spooled context tar into `root` (then drop the tar)."""
+    with open(archive, "rb") as f:
+        ctx = BuildContext.from_tar(f, root, dockerfile)
+    os.unlink(archive)
+    return ctx
+
+
+def register(router: Router, s: Services, puller: Puller) -> None:
     async def build(req: Request) -> Streaming:
+        auths = RegistryAuths.from_header(req.headers.get("x-registry-config"))  # a bad header: 400 before the body
         if req.arg("version") == "2":
             raise InvalidArgument("BuildKit is not supported by this engine: build with DOCKER_BUILDKIT=0")
         if req.arg("remote"):
@@ -86,9 +100,8 @@ def register(router: Router, s: Services) -> None:
         try:
             archive = os.path.join(workdir, "context.tar")
             await spool(req.stream(), archive)
-            with open(archive, "rb") as f:
-                ctx = BuildContext.from_tar(f, os.path.join(workdir, "context"), opts.dockerfile)
-            os.unlink(archive)
+            # unpacking a large context takes a while: not on the event loop
+            ctx = await asyncio.to_thread(_unpack_context, archive, os.path.join(workdir, "context"), opts.dockerfile)
             text = ctx.read(opts.dockerfile)
             if text is None:
                 raise InvalidArgument(f"Cannot locate specified Dockerfile: {opts.dockerfile}")
@@ -103,7 +116,11 @@ def register(router: Router, s: Services) -> None:
         except BaseException:
             remove_workdir(workdir)
             raise
-        job = Build(s.images, s.containers, ctx, parsed, opts, workdir)
+        async def pull_base(ref: reference.Reference, emit: Callable[[dict[str, Any]], None]) -> Image:
+            result = await puller.pull_and_tag(s.images, ref, auths.for_domain(ref.domain), emit)
+            return result.image
+
+        job = Build(s.images, s.containers, ctx, parsed, opts, workdir, pull_base)
         return Streaming(build_stream(job, tags, lambda: remove_workdir(workdir)))
 
     async def prune(req: Request) -> Reply:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 
 from engine.api import schema
@@ -11,16 +12,16 @@ from engine.api.http import Hijack, RawStream, Reply, Request, Streaming
 from engine.api.router import Router, query_bool, query_int
 from engine.api.services import Services
 from engine.api.shapes import container_inspect, container_summary
+from engine.containers import links
 from engine.containers.attach import (
     AttachOptions,
     PendingAttach,
     parse_detach_keys,
     pipe,
 )
-from engine.containers import links
 from engine.containers.conmon import connect_attach, resize
 from engine.containers.logs import LogOptions, read_logs
-from engine.containers.model import PAUSED, RESTARTING, RUNNING
+from engine.containers.model import PAUSED, RESTARTING, RUNNING, Container
 from engine.containers.service import ListOptions
 from engine.containers.update import update_container
 from engine.errors import Conflict, InvalidArgument, NotFound
@@ -32,11 +33,12 @@ def register(router: Router, s: Services) -> None:
     svc = s.containers
     life = svc.lifecycle
 
-    def image_name(c) -> str:  # type: ignore[no-untyped-def]
-        name = c.config.get("Image") or c.image_id
-        if name.startswith("sha256:") or svc.images.store.find(name) is None or svc.images.store.find(name).id != c.image_id:
+    def image_name(c: Container) -> str:
+        name: str = c.config.get("Image") or c.image_id
+        if name.startswith("sha256:"):
             return c.image_id
-        return name
+        found = svc.images.store.find(name)
+        return name if found is not None and found.id == c.image_id else c.image_id
 
     async def list_containers(req: Request) -> Reply:
         opts = ListOptions(
@@ -222,6 +224,7 @@ def register(router: Router, s: Services) -> None:
             if not with_stream:
                 raw.close_write()
                 return
+            sock: socket.socket | None
             if c.state.status in (RUNNING, PAUSED):
                 sock = connect_attach(bundle)
             else:
@@ -303,10 +306,10 @@ def register(router: Router, s: Services) -> None:
 
 
 def _tail(value: str | None) -> int | None:
-    if value in (None, "", "all"):
+    if value is None or value in ("", "all"):
         return None
     try:
-        n = int(value)  # type: ignore[arg-type]
+        n = int(value)
     except ValueError:
         raise InvalidArgument(f"invalid value for tail: {value!r}") from None
     return None if n < 0 else n

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -230,4 +230,4 @@ class Hijack:
 
 
 ReplyLike = Reply | Streaming | Hijack
-Handler = Callable[[Request], Awaitable[ReplyLike]]
+Handler = Callable[[Request], Coroutine[Any, Any, ReplyLike]]

@@ -4,7 +4,6 @@ GET /distribution/{name}/json (what a tag is in the registry, without pulling)."
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +13,8 @@ from engine.api.services import Services
 from engine.api.streams import error_line, json_line
 from engine.errors import EngineError, InvalidArgument, NotFound
 from engine.images import reference
-from engine.images.registry.client import Credentials, RegistrySettings
+from engine.images.registry.auth import Credentials
+from engine.images.registry.client import RegistrySettings
 from engine.images.registry.distribution import inspect as distribution_inspect
 from engine.images.registry.pull import Puller
 from engine.images.registry.push import Pusher, login
@@ -57,9 +57,8 @@ async def _run(work: Any) -> AsyncIterator[bytes]:
             task.cancel()
 
 
-def register(router: Router, s: Services, settings: RegistrySettings) -> None:
+def register(router: Router, s: Services, settings: RegistrySettings, puller: Puller) -> None:
     store = s.images.store
-    puller = Puller(store, settings, os.path.join(store.layers.tmp_dir, "..", "blobs"))
     pusher = Pusher(store, settings)
 
     async def pull(req: Request) -> Streaming:
@@ -67,13 +66,7 @@ def register(router: Router, s: Services, settings: RegistrySettings) -> None:
         creds = Credentials.from_header(req.headers.get("x-registry-auth"))
 
         async def work(emit: Any) -> None:
-            result = await puller.pull(ref, creds, emit)
-            if ref.tag:
-                s.images.tag(result.image, ref)
-            store.tag(reference.Reference(ref.domain, ref.path, None, result.digest), result.image)
-            s.events.publish("image", "pull", result.image.id, {"name": ref.familiar()})
-            state = "Downloaded newer image" if result.new else "Image is up to date"
-            emit({"status": f"Status: {state} for {ref.familiar()}"})
+            await puller.pull_and_tag(s.images, ref, creds, emit)
 
         return Streaming(_run(work))
 

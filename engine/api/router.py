@@ -71,7 +71,11 @@ class Router:
             version = (int(m.group(1)), int(m.group(2)))
             req.path = m.group(3)
             if version < MIN_API_VERSION:
-                return Reply.error(400, f"client version {version_string(version)} is too old. Minimum supported API version is {version_string(MIN_API_VERSION)}, please upgrade your client to a newer version")
+                return Reply.error(
+                    400,
+                    f"client version {version_string(version)} is too old. Minimum supported API version is "
+                    f"{version_string(MIN_API_VERSION)}, please upgrade your client to a newer version",
+                )
             if version > API_VERSION:
                 return Reply.error(400, f"client version {version_string(version)} is too new. Maximum supported API version is {version_string(API_VERSION)}")
             req.api_version = version
@@ -89,7 +93,7 @@ class Router:
             return Reply.error(exc.status, exc.message)
         except BadRequest as exc:
             return Reply.error(400, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a fault becomes a 500 with the reason, never a traceback
+        except Exception as exc:  # a fault becomes a 500 with the reason, never a traceback
             log.exception("%s %s failed", req.method, req.raw_path)
             return Reply.error(500, f"internal error: {type(exc).__name__}: {exc}")
 

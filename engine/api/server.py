@@ -27,6 +27,7 @@ from engine.api.http import (
     Request,
     Streaming,
 )
+from engine.util.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -191,11 +192,7 @@ class HttpServer:
             done, _ = await asyncio.wait({handler, closed}, return_when=asyncio.FIRST_COMPLETED)
             if handler not in done:
                 # Give a handler that already finished its work a moment to return.
-                handler.cancel()
-                try:
-                    await handler
-                except (asyncio.CancelledError, Exception):
-                    pass
+                await cancel_and_wait(handler, f"{req.method} {req.path} after the client left")
                 return False
             closed.cancel()
         reply = await handler
@@ -245,11 +242,7 @@ class HttpServer:
         try:
             done, _ = await asyncio.wait({pump, closed}, return_when=asyncio.FIRST_COMPLETED)
             if pump not in done:
-                pump.cancel()
-                try:
-                    await pump
-                except (asyncio.CancelledError, Exception):
-                    pass
+                await cancel_and_wait(pump, "stream after the client left")
                 return False
             pump.result()
         finally:
@@ -258,7 +251,7 @@ class HttpServer:
             if aclose is not None:
                 try:
                     await aclose()
-                except Exception:  # noqa: BLE001 - generator cleanup must not mask the reply
+                except Exception:  # generator cleanup must not mask the reply
                     log.debug("stream cleanup failed", exc_info=True)
         conn.writer.write(b"0\r\n\r\n")
         await conn.writer.drain()
@@ -307,5 +300,7 @@ class HttpServer:
         for server in self.servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 2)
-            except (asyncio.TimeoutError, Exception):
-                pass
+            except TimeoutError:
+                log.debug("a listener was still closing after 2s; going on with shutdown")
+            except Exception:  # shutdown goes on whatever one listener says
+                log.debug("closing a listener failed", exc_info=True)

@@ -91,6 +91,7 @@ def container_summary(c: Container, image_name: str, size: tuple[int, int] | Non
 
 def _mount_point(m: dict[str, Any]) -> dict[str, Any]:
     """Docker's MountPoint: the record's public fields, in Docker's order."""
+    keys: tuple[str, ...]
     if m.get("Type") == "volume":
         keys = ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation")
     else:

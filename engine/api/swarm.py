@@ -25,7 +25,7 @@ NO_SWARM_MODE = "Berth does not support swarm mode: it runs containers on this h
 SWARM_RESOURCES = ("services", "tasks", "nodes", "secrets", "configs")
 
 
-def register(router: Router, s: Services) -> None:  # noqa: ARG001 - same signature as every route module
+def register(router: Router, s: Services) -> None:  # same signature as every route module
     async def not_a_manager(req: Request) -> Reply:
         raise Unavailable(NOT_A_MANAGER)
 

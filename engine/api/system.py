@@ -55,17 +55,17 @@ async def _event_stream(s: Services, accepts, since: int | None, until: int | No
     sub = s.events.subscribe(accepts)
     try:
         if since is not None:
-            for e in s.events.since(since, accepts):
-                if until is not None and e.time_ns > until:
+            for past in s.events.since(since, accepts):
+                if until is not None and past.time_ns > until:
                     return
-                yield json.dumps(e.to_json(), separators=(",", ":")).encode() + b"\n"
+                yield json.dumps(past.to_json(), separators=(",", ":")).encode() + b"\n"
         if until is not None and until <= now:
             return
         while True:
             timeout = None if until is None else max(0.0, (until - now_ns()) / 1e9)
             try:
                 e = await asyncio.wait_for(sub.queue.get(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             if e is None:
                 return
@@ -86,9 +86,11 @@ def event_matches(e: Event, f: Filters) -> bool:
         action = e.action.split(":", 1)[0]
         if e.action not in f.values("event") and action not in f.values("event"):
             return False
-    if f.has("container"):
-        if e.type != "container" or not any(v in (e.actor_id, attrs.get("name")) or e.actor_id.startswith(v) for v in f.values("container")):
-            return False
+    if f.has("container") and (
+        e.type != "container"
+        or not any(v in (e.actor_id, attrs.get("name")) or e.actor_id.startswith(v) for v in f.values("container"))
+    ):
+        return False
     if f.has("image"):
         if e.type == "image":
             if not any(v in (e.actor_id, attrs.get("name")) or e.actor_id.startswith("sha256:" + v) for v in f.values("image")):
@@ -99,12 +101,10 @@ def event_matches(e: Event, f: Filters) -> bool:
                 return False
         else:
             return False
-    if f.has("network"):
-        if e.type != "network" or not any(v in (e.actor_id, attrs.get("name")) for v in f.values("network")):
-            return False
-    if f.has("volume"):
-        if e.type != "volume" or e.actor_id not in f.values("volume"):
-            return False
-    if not f.match_labels(attrs):
+    if f.has("network") and (
+        e.type != "network" or not any(v in (e.actor_id, attrs.get("name")) for v in f.values("network"))
+    ):
         return False
-    return True
+    if f.has("volume") and (e.type != "volume" or e.actor_id not in f.values("volume")):
+        return False
+    return f.match_labels(attrs)

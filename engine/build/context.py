@@ -150,7 +150,7 @@ def content_hash(sources: list[Source], follow_root_links: bool = True) -> str:
     return h.hexdigest()
 
 
-def _hash_entry(h: "hashlib._Hash", rel: str, path: str) -> None:
+def _hash_entry(h: hashlib._Hash, rel: str, path: str) -> None:
     st = os.lstat(path)
     h.update(f"\0{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode):o}\0".encode())
     if stat.S_ISLNK(st.st_mode):

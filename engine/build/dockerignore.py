@@ -43,7 +43,7 @@ def _translate(pattern: str) -> str:
                 out.append(re.escape(ch))
             else:
                 body = pattern[i + 1:end]
-                if body.startswith("!") or body.startswith("^"):
+                if body.startswith(("!", "^")):
                     body = "^" + body[1:]
                 out.append("[" + body.replace("\\", "\\\\") + "]")
                 i = end

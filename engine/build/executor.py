@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine.build import shellwords
@@ -39,13 +40,21 @@ from engine.images.store import Image
 
 log = logging.getLogger(__name__)
 
+# How FROM gets an image that is not here: pull the reference (with whatever credentials the
+# client sent for its registry), reporting progress as pull messages; the image, tagged.
+PullBase = Callable[[reference.Reference, Callable[[dict[str, Any]], None]], Awaitable[Image]]
+
 
 class Build(LayerSteps):
-    """One build: a context, a parsed Dockerfile, options; `run` yields the JSON-lines stream."""
+    """One build: a context, a parsed Dockerfile, options; `run` yields the JSON-lines stream.
+
+    Without `pull_base`, a FROM image must already be here.
+    """
 
     def __init__(self, images: ImageService, containers: ContainerService, ctx: BuildContext, df: Dockerfile,
-                 opts: BuildOptions, workdir: str) -> None:
+                 opts: BuildOptions, workdir: str, pull_base: PullBase | None = None) -> None:
         self.images = images
+        self.pull_base = pull_base
         self.store = images.store
         self.layers = images.store.layers
         self.containers = containers
@@ -123,8 +132,7 @@ class Build(LayerSteps):
             else:
                 img = self.store.find(base)
                 if img is None:
-                    raise BuildError(f"pull access denied for {base}, repository does not exist or may require 'docker login': "
-                                     f"no such image locally ({reference.parse(base).familiar() if _ok_ref(base) else base})")
+                    img = await self._pull_base(base)
                 img_id, cfg = img.id, json.loads(img.raw)
             stage = Stage(name, img_id, cfg)
             self.say(f" ---> {_short(img_id)}\n")
@@ -138,6 +146,17 @@ class Build(LayerSteps):
             for trigger in triggers:
                 for t in parse_dockerfile(trigger).instructions:
                     await self._dispatch(stage, t, announce=False)
+
+    async def _pull_base(self, base: str) -> Image:
+        """A FROM image that is not here, pulled as `docker pull` would (its progress in the build output)."""
+        if self.pull_base is None or not _ok_ref(base):
+            raise BuildError(f"pull access denied for {base}, repository does not exist or may require 'docker login': "
+                             f"no such image locally ({reference.parse(base).familiar() if _ok_ref(base) else base})")
+        return await self.pull_base(reference.parse(base), self._progress)
+
+    def _progress(self, message: dict[str, Any]) -> None:
+        if not self.opts.quiet:
+            self.out.put_nowait(message)
 
     # -- every other instruction ------------------------------------------------------------------
     async def _dispatch(self, stage: Stage, ins: Instruction, announce: bool = True) -> None:
@@ -190,12 +209,12 @@ class Build(LayerSteps):
             created_by = nop(text)
         elif kw in ("CMD", "ENTRYPOINT"):
             config = apply(config, kw, ins.args)
-            value = config.get("Cmd" if kw == "CMD" else "Entrypoint") or []
+            argv: list[str] = config.get("Cmd" if kw == "CMD" else "Entrypoint") or []
             if kw == "ENTRYPOINT" and not stage.cmd_set:
                 config["Cmd"] = None  # an ENTRYPOINT resets a CMD inherited from the base image
             if kw == "CMD":
                 stage.cmd_set = True
-            created_by = nop(f"{kw} {go_quote_list(value)}")
+            created_by = nop(f"{kw} {go_quote_list(argv)}")
         elif kw == "SHELL":
             if ins.json_args is None:
                 raise BuildError(f"SHELL requires the arguments to be in JSON form (line {ins.line})")

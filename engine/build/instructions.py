@@ -91,12 +91,11 @@ def parse_key_values(keyword: str, text: str) -> list[tuple[str, str]]:
     words = split_words_keep_eq(text)
     if not words:
         raise InvalidArgument(f"{keyword} requires at least one argument")
-    if "=" not in words[0][0]:
-        if keyword == "LABEL" or keyword == "ENV":
-            parts = text.strip().split(None, 1)
-            if len(parts) < 2:
-                raise InvalidArgument(f"{keyword} must have two arguments")
-            return [(parts[0], " ".join(split_words(parts[1])) if parts[1].strip() else "")]
+    if "=" not in words[0][0] and keyword in ("LABEL", "ENV"):
+        parts = text.strip().split(None, 1)
+        if len(parts) < 2:
+            raise InvalidArgument(f"{keyword} must have two arguments")
+        return [(parts[0], " ".join(split_words(parts[1])) if parts[1].strip() else "")]
     pairs = []
     for word, _raw in words:
         key, eq, value = word.partition("=")
@@ -228,10 +227,10 @@ def apply(config: dict[str, Any], keyword: str, args: str) -> dict[str, Any]:
             raise InvalidArgument(f"{trigger} isn't allowed as an ONBUILD trigger")
         out["OnBuild"] = [*(out.get("OnBuild") or []), args.strip()]
     elif keyword == "SHELL":
-        value = parse_json_array(args)
-        if not value:
+        shell_argv = parse_json_array(args)
+        if not shell_argv:
             raise InvalidArgument("SHELL requires the arguments to be in JSON form")
-        out["Shell"] = value
+        out["Shell"] = shell_argv
     elif keyword == "HEALTHCHECK":
         out["Healthcheck"] = parse_healthcheck(args, shell)
     return out

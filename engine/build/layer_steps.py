@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import secrets
+from abc import ABC, abstractmethod
 from typing import Any
 
 from engine.build import shellwords
@@ -29,7 +30,7 @@ from engine.snapshots.rootfs import Rootfs
 STDERR_START, STDERR_END = "\x1b[91m", "\x1b[0m"
 
 
-class LayerSteps:
+class LayerSteps(ABC):
     """WORKDIR, COPY, ADD and RUN for `Build`."""
 
     # provided by Build
@@ -42,10 +43,15 @@ class LayerSteps:
     df: Any
     stages: list[Stage]
 
+    @abstractmethod
     def say(self, text: str) -> None: ...
+    @abstractmethod
     def _cached(self, stage: Stage, key: str) -> Image | None: ...
+    @abstractmethod
     def _use(self, stage: Stage, img: Image, cached: bool) -> None: ...
+    @abstractmethod
     def _commit_dir(self, stage: Stage, upper: str, created_by: str, config: dict[str, Any], key: str) -> Image: ...
+    @abstractmethod
     def _chain(self, stage: Stage) -> list[str]: ...
 
     async def _workdir(self, stage: Stage, ins: Instruction) -> None:
@@ -67,7 +73,10 @@ class LayerSteps:
         if ins.json_args is not None:
             args = [shellwords.expand(a, env, esc) for a in args]
         if len(args) < 2:
-            raise BuildError(f"{ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined. (line {ins.line})")
+            raise BuildError(
+                f"{ins.keyword} requires at least two arguments, but only one was provided. "
+                f"Destination could not be determined. (line {ins.line})"
+            )
         *patterns, dest = args
         from_ref = ins.flags.get("from")
         mounted: Rootfs | None = None
@@ -167,8 +176,7 @@ class LayerSteps:
             code = await self._run_container(c)
             if code != 0:
                 keep = self.opts.force_rm is False and not self.opts.rm
-                shown = " ".join(cmd) if ins.json_args is None else " ".join(cmd)
-                raise BuildError(f"The command '{shown}' returned a non-zero code: {code}", code)
+                raise BuildError(f"The command '{' '.join(cmd)}' returned a non-zero code: {code}", code)
             upper = self.containers.registry.store.paths(c.id).fs + "/upper"
             _drop_runtime_mountpoints(upper, self.layers, self._chain(stage))
             committed = self._commit_dir(stage, upper, created_by, config, key)

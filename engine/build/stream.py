@@ -14,6 +14,7 @@ from engine.build.executor import Build, _short
 from engine.build.state import BuildError
 from engine.errors import EngineError, NotFound
 from engine.images import reference
+from engine.util.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ async def build_stream(build: Build, tags: list[reference.Reference], cleanup: A
             build.out.put_nowait({"__error__": exc.message, "code": 1})
         except EngineError as exc:
             build.out.put_nowait({"__error__": exc.message, "code": 1})
-        except Exception as exc:  # noqa: BLE001 - reported in the stream, the engine carries on
+        except Exception as exc:  # reported in the stream, the engine carries on
             log.exception("build failed")
             build.out.put_nowait({"__error__": f"build failed: {exc}", "code": 1})
         finally:
@@ -58,11 +59,7 @@ async def build_stream(build: Build, tags: list[reference.Reference], cleanup: A
                 yield json_line(item)
     finally:
         if not task.done():
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+            await cancel_and_wait(task, "build after its client left")
         cleanup()
 
 

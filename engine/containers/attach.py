@@ -75,7 +75,7 @@ async def pipe(sock: socket.socket, stream: RawStream, opts: AttachOptions,
             if not msg:
                 return
             kind, data = msg[0], msg[1:]
-            if kind == STDOUT_PIPE and not opts.stdout or kind == STDERR_PIPE and not opts.stderr:
+            if (kind == STDOUT_PIPE and not opts.stdout) or (kind == STDERR_PIPE and not opts.stderr):
                 continue
             if not data:
                 continue

@@ -36,7 +36,7 @@ class PipeReader:
         loop = asyncio.get_running_loop()
         while b"\n" not in self.buf:
             fut: asyncio.Future[None] = loop.create_future()
-            loop.add_reader(self.fd, lambda: fut.done() or fut.set_result(None))
+            loop.add_reader(self.fd, _wake, fut)
             try:
                 await asyncio.wait_for(fut, timeout)
             finally:
@@ -48,7 +48,7 @@ class PipeReader:
             if not chunk:
                 break
             self.buf += chunk
-        line, sep, rest = bytes(self.buf).partition(b"\n")
+        line, _, rest = bytes(self.buf).partition(b"\n")
         self.buf = bytearray(rest)
         if not line.strip():
             return None
@@ -61,6 +61,12 @@ class PipeReader:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    """Reader callback: the fd is readable. It may fire again before the reader is removed."""
+    if not fut.done():
+        fut.set_result(None)
 
 
 async def read_json_line(fd: int, timeout: float | None = None) -> dict[str, object] | None:

@@ -135,7 +135,7 @@ class HealthMonitor:
     async def _probe(self, c: Container, argv: list[str], timeout: float) -> tuple[int, str]:
         bundle = self.bundle_of(c)
         try:
-            with open(os.path.join(bundle, "config.json"), encoding="utf-8") as f:
+            with open(os.path.join(bundle, "config.json"), encoding="utf-8") as f:  # noqa: ASYNC230 - a few KiB
                 process = json.load(f)["process"]
         except (OSError, ValueError, KeyError):
             return -1, "cannot read the container's process spec"
@@ -152,9 +152,9 @@ class HealthMonitor:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout)
             code = proc.returncode if proc.returncode is not None else -1
             return code, out.decode(errors="replace")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             try:
-                with open(pidfile, encoding="ascii") as f:
+                with open(pidfile, encoding="ascii") as f:  # noqa: ASYNC230 - a pid
                     os.kill(int(f.read().strip()), signal.SIGKILL)
             except (OSError, ValueError):
                 pass

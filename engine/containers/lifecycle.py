@@ -20,10 +20,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from engine.containers import cgroups, mountplan
+from engine.containers import cgroups, links, mountplan
 from engine.containers.attach import AttachHub
 from engine.containers.conmon import connect_attach
-from engine.containers import links
 from engine.containers.etcwriter import write_etc_files
 from engine.containers.health import HealthMonitor
 from engine.containers.model import (
@@ -217,7 +216,7 @@ class Lifecycle:
                 log.exception("volume release after failed start")
         try:
             await self.sandboxes.detach(c)
-        except Exception:  # noqa: BLE001 - the start error is the one to report
+        except Exception:  # the start error is the one to report
             log.exception("network cleanup after failed start")
         try:
             rootfs.unmount()
@@ -287,7 +286,7 @@ class Lifecycle:
         for hook in self.on_exit_hooks:
             try:
                 await hook(c)
-            except Exception:  # noqa: BLE001 - one hook must not stop the others
+            except Exception:  # one hook must not stop the others
                 log.exception("exit hook failed for %s", c.short_id)
 
     async def _record_exit(self, c: Container) -> None:
@@ -303,7 +302,7 @@ class Lifecycle:
         await self.runtime.delete(c.id)
         try:
             await self.sandboxes.detach(c)
-        except Exception:  # noqa: BLE001 - the exit must be recorded whatever the network says
+        except Exception:  # the exit must be recorded whatever the network says
             log.exception("network cleanup of %s failed", c.short_id)
         try:
             mountplan.release(c, self.volumes)
@@ -339,7 +338,7 @@ class Lifecycle:
         try:
             await asyncio.wait_for(asyncio.shield(fut), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     # -- signals -----------------------------------------------------------------------

@@ -19,9 +19,9 @@ import ctypes.util
 import os
 import struct
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from engine.util.timefmt import rfc3339_fixed
 
@@ -111,7 +111,7 @@ class _Formatter:
         self.run = []
 
     def add(self, ts: bytes, stream: bytes, tag: bytes, content: bytes) -> None:
-        if stream == b"stdout" and not self.opts.stdout or stream == b"stderr" and not self.opts.stderr:
+        if (stream == b"stdout" and not self.opts.stdout) or (stream == b"stderr" and not self.opts.stderr):
             return
         first_ts, pieces, size = self.pending.pop(stream, (ts, [], 0))
         pieces.append(content)
@@ -264,7 +264,7 @@ async def read_logs(
         watcher = _Inotify(path)
     try:
         try:
-            f = open(path, "rb")
+            f = open(path, "rb")  # noqa: SIM115, ASYNC230 - closed by `with f` below; reads are block-sized and yield
         except FileNotFoundError:
             return
         with f:

@@ -11,7 +11,7 @@ import re
 import secrets
 import signal as signals
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api import schema
@@ -33,6 +33,7 @@ from engine.containers.registry import Registry
 from engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from engine.images import reference
 from engine.images.service import ImageService
+from engine.images.store import Image, ImageStore
 from engine.network.ports import requests_from
 from engine.observe import metrics
 from engine.util.filters import Filters
@@ -47,7 +48,7 @@ class ListOptions:
     all: bool = False
     limit: int = -1
     size: bool = False
-    filters: Filters = Filters()
+    filters: Filters = field(default_factory=Filters)
 
 
 class ContainerService:
@@ -285,7 +286,7 @@ class ContainerService:
             img = self.images.store.find(a)
             if img is not None:
                 ancestors.add(img.id)
-                ancestors.update(i.id for i in self._descendants(img.id))
+                ancestors.update(i.id for i in _descendants(self.images.store, img.id))
         before = self.get(f.one("before")).created_ns if f.has("before") else None
         since = self.get(f.one("since")).created_ns if f.has("since") else None
         exited = [int(x) for x in f.values("exited") if x.lstrip("-").isdigit()]
@@ -326,16 +327,6 @@ class ContainerService:
             out.append(c)
             if opts.limit > 0 and len(out) >= opts.limit:
                 break
-        return out
-
-    def _descendants(self, image_id: str) -> list[Any]:
-        out = []
-        queue = [image_id]
-        while queue:
-            current = queue.pop()
-            for child in self.images.store.children(current):
-                out.append(child)
-                queue.append(child.id)
         return out
 
     def size(self, c: Container) -> tuple[int, int]:
@@ -423,3 +414,15 @@ def _name_match(pattern: str, name: str) -> bool:
 def _on_network(c: Container, wanted: list[str]) -> bool:
     """Docker's `network` filter: a network's name or its full ID."""
     return any(name in wanted or (settings or {}).get("NetworkID") in wanted for name, settings in c.networks.items())
+
+
+def _descendants(store: ImageStore, image_id: str) -> list[Image]:
+    """Every image built on `image_id`, at any depth."""
+    out = []
+    queue = [image_id]
+    while queue:
+        current = queue.pop()
+        for child in store.children(current):
+            out.append(child)
+            queue.append(child.id)
+    return out

@@ -19,7 +19,7 @@ def signal_number(value: str | int | None, default: int = signals.SIGKILL) -> in
             sig = int(text)
         else:
             name = text if text.startswith("SIG") else "SIG" + text
-            if name.startswith("SIGRTMIN+") or name.startswith("SIGRTMAX-"):
+            if name.startswith(("SIGRTMIN+", "SIGRTMAX-")):
                 base = signals.SIGRTMIN if name.startswith("SIGRTMIN") else signals.SIGRTMAX
                 try:
                     off = int(name[9:])

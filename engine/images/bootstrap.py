@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.images.config import encode, new_base_config
@@ -164,7 +164,7 @@ def bootstrap_busybox(socket_path: str, tag: str) -> list[str]:
     if binary is None:
         raise RuntimeError("busybox not found: install Debian's busybox-static package")
     layer, mtime = busybox_layer(binary)
-    created = datetime.fromtimestamp(mtime, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = datetime.fromtimestamp(mtime, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     config = image_config(diff_id, created, f"/bin/sh -c #(nop) ADD file:{diff_id[7:19]} in / ", ["sh"])
     return load_into_engine(socket_path, save_archive(layer, config, [tag]))
@@ -190,7 +190,7 @@ def debian_layer(suite: str, packages: list[str]) -> bytes:
 def bootstrap_debian(socket_path: str, tags: list[str], suite: str, packages: list[str], cmd: list[str],
                      env: list[str] | None = None) -> list[str]:
     layer = debian_layer(suite, packages)
-    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     config = image_config(diff_id, created, f"/bin/sh -c #(nop) ADD file:{diff_id[7:19]} in / ", cmd, env)
     return load_into_engine(socket_path, save_archive(layer, config, tags))

@@ -14,8 +14,9 @@ import asyncio
 import logging
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.network import dnsmsg
 from engine.network.netlink import DnsSockets
@@ -40,6 +41,14 @@ class DnsServer:
         self.resolve = resolve
         self.sockets: dict[str, DnsSockets] = {}
         self.tasks: dict[str, list[asyncio.Task[None]]] = {}
+        # Queries being answered: asyncio keeps only weak references to tasks, so an
+        # unreferenced one could be collected before it replies.
+        self.answering: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.answering.add(task)
+        task.add_done_callback(self.answering.discard)
 
     def serve(self, container_id: str, socks: DnsSockets) -> None:
         self.stop(container_id)
@@ -73,7 +82,7 @@ class DnsServer:
                 return
             except OSError:
                 return
-            asyncio.get_running_loop().create_task(self._answer_udp(container_id, sock, data, addr))
+            self._spawn(self._answer_udp(container_id, sock, data, addr))
 
     async def _answer_udp(self, container_id: str, sock: socket.socket, data: bytes, addr: tuple[str, int]) -> None:
         out = await self.answer(container_id, data, tcp=False)
@@ -91,7 +100,7 @@ class DnsServer:
                 conn, _ = await loop.sock_accept(listener)
             except (OSError, asyncio.CancelledError):
                 return
-            loop.create_task(self._serve_tcp(container_id, conn))
+            self._spawn(self._serve_tcp(container_id, conn))
 
     async def _serve_tcp(self, container_id: str, conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -109,7 +118,7 @@ class DnsServer:
                 if not out:
                     return
                 await loop.sock_sendall(conn, struct.pack(">H", len(out)) + out)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return
         finally:
             conn.close()
@@ -168,6 +177,6 @@ async def _forward(server: str, data: bytes, tcp: bool) -> bytes | None:
             return await asyncio.wait_for(loop.sock_recv(sock, 65535), FORWARD_TIMEOUT)
         finally:
             sock.close()
-    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+    except (TimeoutError, OSError, asyncio.IncompleteReadError):
         log.debug("DNS forward to %s failed", server)
         return None

@@ -22,7 +22,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -37,6 +37,16 @@ MNT_DETACH = 2
 DNS_ADDRESS = "127.0.0.11"
 
 
+def _settle(fut: asyncio.Future[T], result: T) -> None:
+    if not fut.done():  # the awaiting coroutine may have been cancelled meanwhile
+        fut.set_result(result)
+
+
+def _settle_with_error(fut: asyncio.Future[Any], error: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(error)
+
+
 async def in_fresh_thread(fn: Callable[[], T]) -> T:
     """Run `fn` on a new thread that ends afterwards, and await its result."""
     loop = asyncio.get_running_loop()
@@ -46,10 +56,9 @@ async def in_fresh_thread(fn: Callable[[], T]) -> T:
         try:
             result = fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-            error = exc
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_exception(error))
+            loop.call_soon_threadsafe(_settle_with_error, fut, exc)
         else:
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(result))
+            loop.call_soon_threadsafe(_settle, fut, result)
 
     threading.Thread(target=run, name="netns", daemon=True).start()
     return await fut

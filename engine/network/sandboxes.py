@@ -399,9 +399,9 @@ class Sandboxes:
             wanted = net.endpoints[cid].links.get(name, name)  # a link alias stands for its container's name
             for ep in self._members(net):
                 names = {ep.container_name.lower(), ep.container_id[:12], *(a.lower() for a in ep.aliases)}
-                if wanted in names or wanted in {f"{n}.{net.name.lower()}" for n in names}:
-                    if ep.ip not in addresses:
-                        addresses.append(ep.ip)
+                qualified = {f"{n}.{net.name.lower()}" for n in names}
+                if (wanted in names or wanted in qualified) and ep.ip not in addresses:
+                    addresses.append(ep.ip)
         if addresses:
             return Answer(addresses=addresses, known=True)
         if mine and all(n.internal for n in mine):

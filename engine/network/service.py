@@ -9,6 +9,7 @@ replayed; `teardown` removes everything this instance made.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import os
@@ -72,7 +73,7 @@ class NetworkService:
         os.makedirs(self.dir, exist_ok=True)
         os.makedirs(settings.netns_dir, exist_ok=True)
         self.networks: dict[str, Network] = {}
-        self.pool = ipaddress.ip_network(settings.pool)
+        self.pool = ipaddress.IPv4Network(settings.pool)  # checked at start-up (engine.config)
         self._rules_lock = asyncio.Lock()
         self._docker_user_bridges: tuple[str, ...] | None = None
         # handles of our accept rules in Docker's DOCKER-USER chain; None while that chain is absent
@@ -133,7 +134,7 @@ class NetworkService:
             if net.driver == "bridge" and net.bridge:
                 cfg = net.subnet_config()
                 await netlink.in_fresh_thread(
-                    lambda net=net, cfg=cfg: netlink.ensure_bridge(net.bridge, str(cfg.gateway), cfg.subnet.prefixlen))
+                    functools.partial(netlink.ensure_bridge, net.bridge, str(cfg.gateway), cfg.subnet.prefixlen))
         await self.apply_rules()
 
     async def teardown(self) -> None:
@@ -141,10 +142,10 @@ class NetworkService:
         await nftables.apply(ruleset.delete_table(self.settings.table))
         await self._sync_docker_user([])
         for name in await netlink.in_fresh_thread(lambda: netlink.links_with_prefix(self.settings.prefix)):
-            await netlink.in_fresh_thread(lambda name=name: netlink.delete_link(name))
+            await netlink.in_fresh_thread(functools.partial(netlink.delete_link, name))
         for net in self.networks.values():
             if net.bridge and net.driver == "bridge":
-                await netlink.in_fresh_thread(lambda net=net: netlink.delete_link(net.bridge))
+                await netlink.in_fresh_thread(functools.partial(netlink.delete_link, net.bridge))
         for entry in os.listdir(self.settings.netns_dir):
             netlink.remove_sandbox_path(os.path.join(self.settings.netns_dir, entry))
 
@@ -207,7 +208,7 @@ class NetworkService:
             try:
                 async with self._rules_lock:
                     await self._sync_docker_user(sorted(b.bridge for b in self.bridges()), only_if_missing=True)
-            except Exception:  # noqa: BLE001 - try again next time
+            except Exception:  # try again next time
                 log.warning("could not update Docker's DOCKER-USER chain", exc_info=True)
 
     # -- lookups ------------------------------------------------------------------------------
@@ -229,8 +230,7 @@ class NetworkService:
         return net
 
     def _used_subnets(self) -> list[ipaddress.IPv4Network]:
-        out = [ipaddress.ip_network(n.subnet) for n in self.networks.values() if n.subnet]
-        return out  # type: ignore[return-value]
+        return [ipaddress.IPv4Network(n.subnet) for n in self.networks.values() if n.subnet]  # IPv4 only (ipam)
 
     # -- create / remove ------------------------------------------------------------------------
     async def create(self, opts: CreateOptions) -> Network:
@@ -258,8 +258,8 @@ class NetworkService:
         else:
             if opts.gateway or opts.ip_range:
                 raise InvalidArgument("a gateway or ip-range needs a subnet")
-            host = [ipaddress.ip_network(r) for r in await netlink.in_fresh_thread(netlink.host_routes)]
-            subnet = ipam.carve(self.pool, self.settings.block_prefix, self._used_subnets() + host)  # type: ignore[operator]
+            host = [ipaddress.IPv4Network(r) for r in await netlink.in_fresh_thread(netlink.host_routes)]
+            subnet = ipam.carve(self.pool, self.settings.block_prefix, self._used_subnets() + host)
             cfg = ipam.validate_config(str(subnet))
         options = dict(opts.options)
         bridge = ""

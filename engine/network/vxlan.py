@@ -21,9 +21,9 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyroute2 import IPRoute  # type: ignore[import-untyped]
-from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
-from pyroute2.netlink.rtnl import ndmsg  # type: ignore[import-untyped]
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import ndmsg
 
 from engine.errors import SystemFault
 from engine.network import netlink

@@ -184,7 +184,7 @@ class LayerStore:
 
         spool = os.path.join(self.tmp_dir, "spool-" + secrets.token_hex(8))
         try:
-            with open(spool, "wb") as out:
+            with open(spool, "wb") as out:  # noqa: ASYNC230 - writes of network-paced chunks to the page cache
                 async for chunk in chunks:
                     out.write(chunk)
             return await asyncio.to_thread(self.add_from_file, parent, spool)
@@ -228,13 +228,13 @@ class LayerStore:
     def open_tar(self, layer: Layer) -> LayerTar:
         """The layer's uncompressed tar (its sha256 is the diff ID), from whichever archive form it has."""
         try:
-            plain = open(os.path.join(layer.path, TAR), "rb")
+            plain = open(os.path.join(layer.path, TAR), "rb")  # noqa: SIM115 - the LayerTar returned owns it
         except FileNotFoundError:
             pass  # a gzip-only layer, or `compressed` just replaced layer.tar by layer.tar.gz
         else:
             return LayerTar(plain, plain, os.fstat(plain.fileno()).st_size)
         try:
-            raw = open(os.path.join(layer.path, GZIP_BLOB), "rb")
+            raw = open(os.path.join(layer.path, GZIP_BLOB), "rb")  # noqa: SIM115 - the LayerTar returned owns it
         except FileNotFoundError:
             raise NotFound(f"layer {layer.chain_id} has no archive in the store") from None
         try:

@@ -49,7 +49,7 @@ class Decompressing:
         elif self.kind == "bzip2":
             self.inner = bz2.BZ2File(prefixed)
         elif self.kind == "xz":
-            self.inner = lzma.LZMAFile(prefixed)
+            self.inner = lzma.LZMAFile(prefixed)  # noqa: SIM115 - holds no fd: the caller owns and closes `raw`
         elif self.kind == "zstd":
             import zstandard
 
@@ -159,7 +159,7 @@ def write_gzip(source: Readable, path: str) -> tuple[str, int]:
     """
     with open(path, "xb") as raw:
         counted = _CountingWriter(raw)
-        with gzip.GzipFile(fileobj=counted, mode="wb", mtime=0) as gz:  # type: ignore[arg-type]
+        with gzip.GzipFile(fileobj=counted, mode="wb", mtime=0) as gz:
             while block := source.read(BLOCK):
                 gz.write(block)
     return "sha256:" + counted.sha256.hexdigest(), counted.count

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from engine.errors import InvalidArgument
 
@@ -30,7 +30,7 @@ def rfc3339(ns: int) -> str:
     if ns <= 0:
         return ZERO_TIME
     secs, frac = divmod(ns, 1_000_000_000)
-    base = datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    base = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     if frac:
         return f"{base}.{frac:09d}".rstrip("0") + "Z"
     return base + "Z"
@@ -39,7 +39,7 @@ def rfc3339(ns: int) -> str:
 def rfc3339_fixed(ns: int) -> str:
     """Nanoseconds always printed with 9 digits (log timestamps, as `docker logs -t`)."""
     secs, frac = divmod(ns, 1_000_000_000)
-    base = datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    base = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{base}.{frac:09d}Z"
 
 
@@ -53,7 +53,7 @@ def parse_rfc3339(text: str) -> int:
     if not m:
         raise InvalidArgument(f"invalid timestamp {text!r}")
     y, mo, d, h, mi, s, frac, tz = m.groups()
-    dt = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=timezone.utc)
+    dt = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=UTC)
     ns = int(dt.timestamp()) * 1_000_000_000
     if frac:
         ns += int(frac.ljust(9, "0"))
@@ -113,7 +113,7 @@ def human_duration(seconds: float) -> str:
         return "About a minute"
     if minutes < 60:
         return f"{minutes} minutes"
-    hours = int(round(seconds / 3600))
+    hours = round(seconds / 3600)
     if hours == 1:
         return "About an hour"
     if hours < 48:

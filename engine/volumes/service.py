@@ -69,7 +69,7 @@ class VolumeService:
         self.events = events
         self.volumes: dict[str, Volume] = {}
         self.mounted: dict[str, int] = {}  # option-mounted volume → number of running users
-        self.in_use: InUse = lambda: {}
+        self.in_use: InUse = dict
         for name in os.listdir(self.dir):
             meta = read_json(os.path.join(self.dir, name, "volume.json"))
             if meta is None:

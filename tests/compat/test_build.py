@@ -135,7 +135,8 @@ CMD echo "$A|$B|$C|$D"
     assert r.returncode == 0, r.stderr + r.stdout
     assert "Successfully tagged instr:2" in r.stdout
     assert docker("run", "--rm", "instr:1").out == "1|two words|hello|set"
-    listing = docker("run", "--rm", "instr:1", "sh", "-c", "ls /keep; stat -c %U /keep/a.txt; cat /unpacked/inner/file.txt; id -un; ls / | grep -c secret.env").out
+    script = "ls /keep; stat -c %U /keep/a.txt; cat /unpacked/inner/file.txt; id -un; ls / | grep -c secret.env"
+    listing = docker("run", "--rm", "instr:1", "sh", "-c", script).out
     assert listing.splitlines() == ["a.txt", "important.log", "www-data", "unpacked", "nobody", "0"]
     inspect = json.loads(docker("image", "inspect", "instr:2", check=True).stdout)[0]["Config"]
     assert inspect["Labels"] == {"built.by": "tests"} and inspect["StopSignal"] == "SIGINT"
@@ -169,7 +170,8 @@ def test_bad_dockerfiles(engine: EngineProcess, tmp_path: Path, docker, dockerfi
         assert r.returncode == 7
     assert docker("ps", "-aq").out == ""
     assert docker("images", "-q").out == images_before
-    assert not [line for line in open("/proc/self/mountinfo") if f"/tmp/berth-{engine.tag}/root/image/tmp" in line]
+    mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
+    assert not [line for line in mountinfo if f"/tmp/berth-{engine.tag}/root/image/tmp" in line]
 
 
 def test_context_with_escaping_entries_is_refused(engine: EngineProcess) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -83,7 +84,7 @@ def test_restart_always_backs_off(engine: EngineProcess, docker) -> None:  # typ
     starts = [e["timeNano"] for e in events(docker, since, "container=crash", "event=start")]
     # 100 ms, 200 ms, 400 ms, 800 ms, 1.6 s between the ends and the next starts
     assert 4 <= len(starts) <= 7, len(starts)
-    gaps = [(b - a) / 1e9 for a, b in zip(starts, starts[1:])]
+    gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(starts)]
     assert gaps[-1] > gaps[0] * 3, gaps
     assert engine.inspect("crash")["RestartCount"] >= 3
     docker("stop", "crash", check=True)

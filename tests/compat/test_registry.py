@@ -288,7 +288,7 @@ def _start_upload(base: str) -> str:
     import urllib.request
 
     req = urllib.request.Request(f"{base}/blobs/uploads/", method="POST", data=b"")
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback registry only
+    with urllib.request.urlopen(req, timeout=10) as resp:  # loopback registry only
         location = resp.headers["Location"]
     return location if location.startswith("http") else base.split("/v2/")[0] + location
 
@@ -314,6 +314,45 @@ def test_login_and_auth(engine: EngineProcess, tmp_path: Path, docker) -> None: 
         # the engine keeps no credentials
         assert "s3cret-pw" not in subprocess.run(["grep", "-r", "s3cret-pw", str(engine.root)], capture_output=True, text=True).stdout
     finally:
+        reg.stop()
+
+
+def test_build_from_a_private_registry_uses_the_clients_login(engine: EngineProcess, tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
+    """docker build sends every login it has in X-Registry-Config; FROM pulls with the one for its registry."""
+    password = "b-s3cret-pw"
+    reg = start_registry(tmp_path / "buildreg", htpasswd=("builder", password))
+    base = f"{reg.host}/private/busybox"
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {base}\nRUN echo built > /built\n")
+
+    def build() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["/usr/local/bin/docker", "build", "-t", "from-private:1", str(context)],
+                              env={**engine.env, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, timeout=120)
+
+    try:
+        docker("login", "-u", "builder", "--password-stdin", reg.host, input=password + "\n", check=True)
+        docker("tag", "busybox", base, check=True)
+        docker("push", base, check=True)
+        docker("rmi", base, check=True)
+        r = build()
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"Status: Downloaded newer image for {base}:latest" in r.stdout
+        assert docker("run", "--rm", "from-private:1", "cat", "/built", check=True).out == "built"
+        assert docker("image", "inspect", base).returncode == 0  # pulled and tagged, as docker pull would
+
+        docker("logout", reg.host, check=True)
+        docker("rmi", "from-private:1", base, check=True)
+        denied = build()
+        assert denied.returncode != 0
+        assert "denied" in denied.stderr + denied.stdout or "authentication required" in denied.stderr + denied.stdout
+        assert docker("image", "inspect", base).returncode != 0
+        # credentials pass through: neither the log nor the state keeps them
+        assert password not in engine.log_path.read_text(errors="replace")
+        assert password not in subprocess.run(["grep", "-r", password, str(engine.root)], capture_output=True, text=True).stdout
+    finally:
+        docker("logout", reg.host)
+        docker("rmi", "from-private:1", base)
         reg.stop()
 
 

@@ -95,7 +95,7 @@ def test_image_volume_gives_an_anonymous_volume(engine: EngineProcess, myapp: st
     docker("volume", "create", "named1", check=True)
     docker("create", "--name", "anon1", "-v", "named1:/named", myapp, "true", check=True)
     mounts = engine.inspect("anon1")["Mounts"]
-    anon = [m for m in mounts if m["Destination"] == "/app/public"][0]
+    anon = next(m for m in mounts if m["Destination"] == "/app/public")
     assert anon["Type"] == "volume" and len(anon["Name"]) == 64
     assert anon["Name"] in docker("volume", "ls", "-q").out.split()
     docker("rm", "-v", "anon1", check=True)
@@ -160,7 +160,7 @@ def test_course_example_shared_volume(engine: EngineProcess, myapp: str, docker)
         for port in ports:
             for _ in range(50):
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:  # noqa: S310
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
                         assert resp.read() == b"shared-page\n"
                         break
                 except OSError:

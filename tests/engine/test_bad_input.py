@@ -131,7 +131,7 @@ def test_errors_have_dockers_shape(engine: EngineProcess, method: str, path: str
 
 
 def test_state_errors(engine: EngineProcess) -> None:
-    code, doc = call(engine, "POST", CREATE + "?name=stopped1", json.dumps({"Image": "busybox", "Cmd": ["true"]}).encode())
+    _, doc = call(engine, "POST", CREATE + "?name=stopped1", json.dumps({"Image": "busybox", "Cmd": ["true"]}).encode())
     cid = doc["Id"]
     assert call(engine, "POST", f"/v1.41/containers/{cid}/kill")[0] == 409
     assert call(engine, "POST", f"/v1.41/containers/{cid}/pause")[0] == 409

@@ -77,7 +77,7 @@ def test_it_follows_watch_events() -> None:
     assert Neighbour("10.0.0.4", "02:42:0a:00:00:04") in desired_peers(view, NID, ME).neighbours
     changed = view.apply([Event(True, kv(endpoint_key(NID, "10.0.0.3"), revision=10)),
                           Event(True, kv(claim_key(NID, "10.0.0.2"), revision=10))])
-    assert changed == (False, {NID}) and NID not in view.claims or not view.claims[NID]
+    assert (changed == (False, {NID}) and NID not in view.claims) or not view.claims[NID]
     assert [p.name for p in view.remote_endpoints(NID, ME)] == ["no-vtep-yet"]
     assert view.apply([Event(True, kv(network_key(NID), revision=11))]) == (True, set())
     assert NID not in view.networks

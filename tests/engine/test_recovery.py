@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_build_killed_part_way_leaves_a_consistent_store(own_engine: EngineProce
     e.kill9()
     proc.wait(30)
     e.start()
-    tmp_mounts = [line for line in open("/proc/self/mountinfo") if f"{e.root}/image/tmp" in line]
+    tmp_mounts = [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if f"{e.root}/image/tmp" in line]
     assert tmp_mounts == []
     assert e.docker("images", "-q", "killed:1").out == ""
     e.remove_all_containers()

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 def _answers(path: str) -> bool:
@@ -46,7 +47,7 @@ class Dockerd:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        for line in open("/proc/self/mountinfo", encoding="utf-8").read().splitlines()[::-1]:
+        for line in Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines()[::-1]:
             point = line.split(" ")[4]
             if self.base and point.startswith(self.base):
                 subprocess.run(["umount", "-l", point], check=False)
@@ -62,13 +63,13 @@ def start_dockerd() -> Dockerd | None:
     base = f"/tmp/dockerd-{secrets.token_hex(3)}"
     os.makedirs(base)
     sock = f"{base}/docker.sock"
-    log = open(f"{base}/dockerd.log", "wb")
-    proc = subprocess.Popen(
-        [binary, "--data-root", f"{base}/data", "--exec-root", f"{base}/exec", "-H", f"unix://{sock}",
-         "--pidfile", f"{base}/dockerd.pid", "--bridge=none", "--iptables=false", "--ip-forward=false",
-         "--ip-masq=false"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+    with open(f"{base}/dockerd.log", "wb") as log:  # the child keeps its own copy of the fd
+        proc = subprocess.Popen(
+            [binary, "--data-root", f"{base}/data", "--exec-root", f"{base}/exec", "-H", f"unix://{sock}",
+             "--pidfile", f"{base}/dockerd.pid", "--bridge=none", "--iptables=false", "--ip-forward=false",
+             "--ip-masq=false"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
     d = Dockerd(sock, proc, base)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -62,8 +62,8 @@ def start_registry(base: Path, htpasswd: tuple[str, str] | None = None, tls: tup
         subprocess.run(["htpasswd", "-Bbc", str(users), htpasswd[0], htpasswd[1]], check=True, capture_output=True)
         lines += ["auth:", "  htpasswd:", "    realm: berth-test", f"    path: {users}"]
     (base / "config.yml").write_text("\n".join(lines) + "\n")
-    log = open(base / "registry.log", "wb")
-    proc = subprocess.Popen(["docker-registry", "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
+    with open(base / "registry.log", "wb") as log:  # the child keeps its own copy of the fd
+        proc = subprocess.Popen(["docker-registry", "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
     reg = Registry(base, port, proc, bool(tls))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -146,5 +146,5 @@ class FlakyProxy:
 
 def http_json(url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None) -> bytes:
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback registry only
+    with urllib.request.urlopen(req, timeout=10) as resp:  # loopback registry only
         return resp.read()

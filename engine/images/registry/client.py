@@ -10,7 +10,6 @@ tried over HTTPS without verification, then plain HTTP.
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import json
 import os
@@ -22,10 +21,10 @@ from typing import Any
 import requests
 import urllib3
 
-from engine.errors import EngineError, InvalidArgument, NotFound
+from engine.errors import EngineError, NotFound
+from engine.images.registry.auth import DOCKER_HUB, Credentials
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # insecure registries are a choice
-DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -45,30 +44,6 @@ class RegistryError(EngineError):
 
 class Unauthorized(RegistryError):
     status = 401
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str = ""
-    password: str = ""
-    identity_token: str = ""
-    registry_token: str = ""
-
-    @classmethod
-    def from_header(cls, value: str | None) -> Credentials:
-        """X-Registry-Auth: base64url(JSON {username, password, serveraddress, identitytoken, registrytoken})."""
-        if not value:
-            return cls()
-        raw = value.strip()
-        try:
-            padded = raw + "=" * (-len(raw) % 4)
-            doc = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidArgument("invalid X-Registry-Auth header: not base64-encoded JSON") from None
-        if not isinstance(doc, dict):
-            return cls()
-        return cls(str(doc.get("username") or ""), str(doc.get("password") or ""),
-                   str(doc.get("identitytoken") or ""), str(doc.get("registrytoken") or ""))
 
 
 @dataclass(frozen=True)
@@ -124,7 +99,7 @@ class Repository:
     push: bool = False
     session: requests.Session = field(default_factory=requests.Session)
     base: str = ""
-    token: str = ""
+    token: str = field(default="", repr=False)  # a bearer token: a credential too
 
     def __post_init__(self) -> None:
         host = api_host(self.domain)
@@ -236,7 +211,10 @@ class Repository:
         """As `manifest`, with the manifest's size in bytes (a descriptor needs it)."""
         resp = self._request("GET", f"/v2/{self.path}/manifests/{ref}", headers={"Accept": ", ".join(MANIFEST_TYPES)})
         if resp.status_code in (401, 403):
-            raise Unauthorized(f"pull access denied for {self.path}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied")
+            raise Unauthorized(
+                f"pull access denied for {self.path}, repository does not exist or may require 'docker login': "
+                "denied: requested access to the resource is denied"
+            )
         if resp.status_code == 404:
             raise NotFound(f"manifest for {self.domain}/{self.path}:{ref} not found: manifest unknown: manifest unknown")
         if resp.status_code >= 400:

@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from engine.images import reference
-from engine.images.registry.client import Credentials, RegistryError, RegistrySettings, Repository
+from engine.images.registry.auth import Credentials
+from engine.images.registry.client import RegistryError, RegistrySettings, Repository
 
 
 def inspect(ref: reference.Reference, creds: Credentials, settings: RegistrySettings) -> dict[str, Any]:

@@ -31,14 +31,15 @@ import requests
 from engine.errors import InvalidArgument
 from engine.images.config import host_architecture
 from engine.images.reference import Reference
+from engine.images.registry.auth import Credentials
 from engine.images.registry.client import (
     INDEX_TYPES,
-    Credentials,
     RegistryError,
     RegistrySettings,
     Repository,
     _RangeIgnored,
 )
+from engine.images.service import ImageService
 from engine.images.store import Image, ImageStore
 from engine.snapshots.layers import chain_ids
 
@@ -195,6 +196,18 @@ class Puller:
             img = self.store.add(config_bytes)
         emit({"status": f"Digest: {digest}"})
         return PullResult(img, digest, not had_tag)
+
+    async def pull_and_tag(self, images: ImageService, ref: Reference, creds: Credentials, emit: Emit) -> PullResult:
+        """`docker pull` whole: the image, its tag (if `ref` has one) and digest reference, the
+        `pull` event and the closing status line. Used by POST /images/create and by FROM."""
+        result = await self.pull(ref, creds, emit)
+        if ref.tag:
+            images.tag(result.image, ref)
+        self.store.tag(Reference(ref.domain, ref.path, None, result.digest), result.image)
+        images.events.publish("image", "pull", result.image.id, {"name": ref.familiar()})
+        state = "Downloaded newer image" if result.new else "Image is up to date"
+        emit({"status": f"Status: {state} for {ref.familiar()}"})
+        return result
 
     # -- layers ------------------------------------------------------------------------------------
     async def _fetch_layers(self, repo: Repository, jobs: list[LayerJob], emit: Emit) -> None:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.images.reference import Reference
-from engine.images.registry.client import Credentials, RegistrySettings, Repository
+from engine.images.registry.auth import Credentials, registry_domain
+from engine.images.registry.client import RegistrySettings, Repository
 from engine.images.registry.pull import _short, progress_bar
 from engine.images.store import Image, ImageStore
 
@@ -85,11 +86,5 @@ class Pusher:
 
 async def login(settings: RegistrySettings, server: str, creds: Credentials) -> None:
     """Check credentials against a registry (POST /auth); nothing is stored."""
-    domain = server or "docker.io"
-    for prefix in ("https://", "http://"):
-        domain = domain.removeprefix(prefix)
-    domain = domain.split("/")[0]
-    if domain in ("index.docker.io", "registry-1.docker.io"):
-        domain = "docker.io"
-    repo = Repository(domain, "", creds, settings)
+    repo = Repository(registry_domain(server), "", creds, settings)
     await asyncio.to_thread(repo.check)
