@@ -24,7 +24,7 @@ from engine.containers.logs import LogOptions, read_logs
 from engine.containers.model import PAUSED, RESTARTING, RUNNING, Container
 from engine.containers.service import ListOptions
 from engine.containers.update import update_container
-from engine.errors import Conflict, InvalidArgument, NotFound
+from engine.errors import Conflict, InvalidArgument, NotFound, NotImplementedYet
 from engine.util.filters import Filters
 from engine.util.timefmt import parse_time_arg
 
@@ -170,6 +170,8 @@ def register(router: Router, s: Services) -> None:
         )
         if not opts.stdout and not opts.stderr:
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
+        if c.host_config.get("LogConfig", {}).get("Type") == "none":
+            raise NotImplementedYet("configured logging driver does not support reading")
         path = svc.registry.store.paths(c.id).log
 
         def running() -> bool:

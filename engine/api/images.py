@@ -91,6 +91,8 @@ def register(router: Router, s: Services) -> None:
         try:
             await spool(req.stream(), tmp)
             loaded = await asyncio.to_thread(archive.load_archive, images.store, tmp)
+        except InvalidArgument as exc:  # Docker reports a bad archive in the 200 answer's JSON stream
+            return Reply(200, json_line({"errorDetail": {"message": exc.message}, "error": exc.message}))
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

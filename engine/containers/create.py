@@ -126,7 +126,7 @@ def normalize_host_config(hc_in: dict[str, Any] | None, host: HostSupport) -> tu
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     log_config = hc.get("LogConfig") or {}
     log_type = log_config.get("Type") or "json-file"
-    if log_type not in ("json-file", "local", "k8s-file"):
+    if log_type not in ("json-file", "local", "k8s-file", "none"):
         raise InvalidArgument(f'logger: no log driver named \'{log_type}\' is registered')
     hc["LogConfig"] = {"Type": log_type, "Config": log_config.get("Config") or {}}
     if hc.get("StorageOpt"):  # overlay2 without xfs project quotas: Docker refuses too (with a 500)

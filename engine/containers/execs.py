@@ -155,11 +155,15 @@ class ExecService:
         spec_path = os.path.join(s.bundle, "process.json")
         try:
             atomic_write_json(spec_path, self._process_spec(c, s))
-        except Exception:
+        except Exception as exc:
             s.running = False
             s.exit_code = 126
             shutil.rmtree(s.bundle, ignore_errors=True)
-            raise
+            if stream is None or detach:
+                raise
+            # attached, Docker writes the reason (e.g. an unknown user) to the output as stdout
+            await self._tell(stream, f"{exc}\r\n".encode(), s.tty if raw is None else raw)
+            return
         self.lifecycle.event(c, "exec_start: " + " ".join(s.cmd), {"execID": s.id})
         attach = stream is not None and not detach
         proc = await self.lifecycle.runtime.exec(c.id, s.id, s.bundle, spec_path, s.tty, s.attach_stdin and attach, attach)
@@ -168,11 +172,7 @@ class ExecService:
             await self._finish(c, s, exec_failure_code(proc.failed))
             if stream is not None:
                 message = f"OCI runtime exec failed: {proc.failed}: unknown\r\n".encode()
-                try:
-                    await stream.write(message if (s.tty if raw is None else raw) else frame(1, message))
-                except (ConnectionError, OSError):
-                    pass
-                stream.close_write()
+                await self._tell(stream, message, s.tty if raw is None else raw)
             return
         if attach and proc.sock is not None and stream is not None:
             opts = AttachOptions(stdin=s.attach_stdin, stdout=s.attach_stdout, stderr=s.attach_stderr,
@@ -185,6 +185,15 @@ class ExecService:
             stream.close_write()
         else:
             asyncio.get_running_loop().create_task(self._wait_detached(c, s, proc))
+
+    @staticmethod
+    async def _tell(stream: RawStream, message: bytes, raw: bool) -> None:
+        """Write a failure message to an attached client (framed as stdout unless raw) and end its output."""
+        try:
+            await stream.write(message if raw else frame(1, message))
+        except (ConnectionError, OSError):
+            pass
+        stream.close_write()
 
     async def _wait_detached(self, c: Container, s: ExecSession, proc: ExecProcess) -> None:
         await self._finish(c, s, await proc.wait_exit())

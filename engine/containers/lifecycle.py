@@ -168,7 +168,8 @@ class Lifecycle:
                                         self.settings.init_path, ns_paths, volume_mounts, link_env)
             atomic_write_json(os.path.join(paths.bundle, "config.json"), spec)
             created = await self.runtime.create(CreateRequest(
-                cid=c.id, name=c.name, bundle=paths.bundle, persist_dir=paths.dir, log_path=paths.log,
+                cid=c.id, name=c.name, bundle=paths.bundle, persist_dir=paths.dir,
+                log_path="" if (c.host_config.get("LogConfig") or {}).get("Type") == "none" else paths.log,
                 terminal=bool(c.config.get("Tty")), stdin=bool(c.config.get("OpenStdin")),
                 stdin_once=bool(c.config.get("StdinOnce")), extra_fds=tuple(h.sock.fileno() for h in held),
             ))

@@ -61,6 +61,9 @@ def parse_ts(ts: bytes) -> int:
     return int(dt.timestamp()) * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
 
 
+_HEADER = struct.Struct(">BxxxL")
+
+
 def _frame(stream: int, data: bytes) -> bytes:
     return struct.pack(">BxxxL", stream, len(data)) + data
 
@@ -97,18 +100,6 @@ class _Formatter:
         self.line_start = {b"stdout": True, b"stderr": True}
         self.pending: dict[bytes, tuple[bytes, list[bytes], int]] = {}  # stream → (first ts, pieces, size)
         self.out: list[bytes] = []
-        self.run_stream = b""
-        self.run: list[bytes] = []
-
-    def _flush_run(self) -> None:
-        if not self.run:
-            return
-        data = b"".join(self.run)
-        if self.tty:
-            self.out.append(data)
-        else:
-            self.out.append(_frame(1 if self.run_stream == b"stdout" else 2, data))
-        self.run = []
 
     def add(self, ts: bytes, stream: bytes, tag: bytes, content: bytes) -> None:
         if (stream == b"stdout" and not self.opts.stdout) or (stream == b"stderr" and not self.opts.stderr):
@@ -124,18 +115,21 @@ class _Formatter:
             self.pending[stream] = (first_ts, pieces, size)
 
     def _emit(self, stream: bytes, ts: bytes, data: bytes, complete: bool) -> None:
-        if stream != self.run_stream:
-            self._flush_run()
-            self.run_stream = stream
+        """One message: a frame of its own without a TTY, as Docker sends each log message."""
+        prefix = b""
         if self.opts.timestamps and self.line_start.get(stream, True):
-            self.run.append(rfc3339_fixed(parse_ts(ts)).encode() + b" ")
-        self.run.append(data)
-        if complete:
-            self.run.append(b"\n")
+            prefix = rfc3339_fixed(parse_ts(ts)).encode() + b" "
         self.line_start[stream] = complete
+        out = self.out
+        if not self.tty:
+            out.append(_HEADER.pack(1 if stream == b"stdout" else 2, len(prefix) + len(data) + complete))
+        if prefix:
+            out.append(prefix)
+        out.append(data)
+        if complete:
+            out.append(b"\n")
 
     def take(self) -> bytes:
-        self._flush_run()
         data = b"".join(self.out)
         self.out = []
         return data

@@ -57,7 +57,7 @@ class CreateRequest:
     name: str
     bundle: str
     persist_dir: str
-    log_path: str
+    log_path: str  # "" for no log at all (`--log-driver none`)
     terminal: bool
     stdin: bool
     stdin_once: bool
@@ -193,7 +193,7 @@ class Runtime:
     async def create(self, req: CreateRequest) -> Created:
         """Run conmon → `runc create`; returns once the container's init is ready to start."""
         args = self._conmon_args(req.cid, req.cid, req.bundle, req.name, req.terminal, req.stdin)
-        args += ["--persist-dir", req.persist_dir, "-l", f"k8s-file:{req.log_path}"]
+        args += ["--persist-dir", req.persist_dir, "-l", f"k8s-file:{req.log_path}" if req.log_path else "none:"]
         if req.stdin and not req.stdin_once:
             args.append("--leave-stdin-open")
         for stale in ("exit", "oom"):

@@ -10,6 +10,7 @@ import pytest
 from docker.utils.socket import next_frame_header, read_exactly
 
 from tests.compat.conftest import RealDocker
+from tests.support.engine import EngineProcess
 
 
 def _running(api: docker_sdk.APIClient, **kwargs) -> str:  # type: ignore[no-untyped-def]
@@ -130,3 +131,29 @@ def test_mac_address_of_the_first_network(api: docker_sdk.APIClient) -> None:
         api.remove_container(other)
     finally:
         api.remove_network(net)
+
+
+def test_exec_as_an_unknown_user_says_so(api: docker_sdk.APIClient, docker) -> None:  # type: ignore[no-untyped-def]
+    cid = _running(api)
+    exe = api.exec_create(cid, "whoami", user="postgres")
+    assert api.exec_start(exe) == b"unable to find user postgres: no matching entries in passwd file\r\n"
+    assert api.exec_inspect(exe)["ExitCode"] == 126
+    r = docker("exec", "-u", "nobody-here", cid, "true")
+    assert r.returncode == 126 and "unable to find user nobody-here" in r.stdout + r.stderr
+
+
+def test_each_log_line_is_a_message_of_its_own(api: docker_sdk.APIClient, engine: EngineProcess) -> None:
+    client = docker_sdk.DockerClient(base_url=engine.host, version="1.41")
+    try:
+        out = client.containers.run("busybox", 'sh -c "echo hello && echo world"', stream=True, remove=True)
+        assert list(out) == [b"hello\n", b"world\n"]
+    finally:
+        client.close()
+
+
+def test_log_driver_none_keeps_no_log(api: docker_sdk.APIClient, docker) -> None:  # type: ignore[no-untyped-def]
+    r = docker("run", "--log-driver", "none", "--name", "no-log", "busybox", "echo", "shown while attached")
+    assert r.returncode == 0 and r.out == "shown while attached"
+    assert api.inspect_container("no-log")["HostConfig"]["LogConfig"] == {"Type": "none", "Config": {}}
+    logs = docker("logs", "no-log")
+    assert logs.returncode != 0 and "configured logging driver does not support reading" in logs.stderr
