@@ -29,6 +29,9 @@ from engine.util.filters import Filters
 from engine.util.timefmt import parse_time_arg
 
 
+HIJACK_SETTLE = 0.05  # seconds between an attach's 101 headers and the logs it replays
+
+
 def register(router: Router, s: Services) -> None:
     svc = s.containers
     life = svc.lifecycle
@@ -221,6 +224,10 @@ def register(router: Router, s: Services) -> None:
         async def run(raw: RawStream) -> None:
             life.event(c, "attach")
             if with_logs:
+                # docker-py reads a hijacked stream from the raw socket: bytes that reach it together with
+                # the 101 headers stay in its buffered reader and are lost. Docker's own log read gives
+                # the client that moment; so do we.
+                await asyncio.sleep(HIJACK_SETTLE)
                 async for chunk in read_logs(log_path, LogOptions(stdout=opts.stdout, stderr=opts.stderr), opts.tty, lambda: False):
                     await raw.write(chunk)
             if not with_stream:

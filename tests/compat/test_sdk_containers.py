@@ -157,3 +157,11 @@ def test_log_driver_none_keeps_no_log(api: docker_sdk.APIClient, docker) -> None
     assert api.inspect_container("no-log")["HostConfig"]["LogConfig"] == {"Type": "none", "Config": {}}
     logs = docker("logs", "no-log")
     assert logs.returncode != 0 and "configured logging driver does not support reading" in logs.stderr
+
+
+def test_attach_replays_the_logs_of_a_stopped_container(api: docker_sdk.APIClient) -> None:
+    for _ in range(5):  # it once came out empty when the logs arrived with the 101 headers
+        ctr = api.create_container("busybox", "echo hello")
+        api.start(ctr)
+        api.wait(ctr)
+        assert api.attach(ctr, stream=False, logs=True) == b"hello\n"
