@@ -28,7 +28,6 @@ from engine.errors import Conflict, InvalidArgument, NotFound, NotImplementedYet
 from engine.util.filters import Filters
 from engine.util.timefmt import parse_time_arg
 
-
 HIJACK_SETTLE = 0.05  # seconds between an attach's 101 headers and the logs it replays
 
 

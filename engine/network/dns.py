@@ -27,7 +27,8 @@ FORWARD_TIMEOUT = 3.0
 
 @dataclass(frozen=True)
 class Answer:
-    addresses: list[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)  # A records
+    addresses6: list[str] = field(default_factory=list)  # AAAA records (endpoints on IPv6-enabled networks)
     ptr: str | None = None
     known: bool = False  # a name or address of ours, even if it has no A record
     forward_to: list[str] = field(default_factory=list)  # empty: nowhere (REFUSED)
@@ -135,6 +136,8 @@ class DnsServer:
         if result.known:
             if q.qtype == dnsmsg.TYPE_A:
                 return dnsmsg.reply(q, a_records=result.addresses)
+            if q.qtype == dnsmsg.TYPE_AAAA:
+                return dnsmsg.reply(q, aaaa_records=result.addresses6)
             if q.qtype == dnsmsg.TYPE_PTR and result.ptr:
                 return dnsmsg.reply(q, ptr=result.ptr)
             return dnsmsg.reply(q)  # the name exists, but not with this record type

@@ -1,5 +1,5 @@
 """The few DNS message shapes the embedded server needs (pure): parse a query, build
-an answer of A or PTR records, or an empty/NXDOMAIN/SERVFAIL/REFUSED reply.
+an answer of A, AAAA or PTR records, or an empty/NXDOMAIN/SERVFAIL/REFUSED reply.
 """
 
 from __future__ import annotations
@@ -82,11 +82,14 @@ def _encode_name(name: str) -> bytes:
 
 
 def reply(q: Query, rcode: int = NOERROR, a_records: list[str] | None = None, ptr: str | None = None,
-          authoritative: bool = True) -> bytes:
+          authoritative: bool = True, aaaa_records: list[str] | None = None) -> bytes:
     answers = bytearray()
     count = 0
     for ip in a_records or []:
         answers += b"\xc0\x0c" + struct.pack(">HHIH", TYPE_A, CLASS_IN, TTL, 4) + ipaddress.IPv4Address(ip).packed
+        count += 1
+    for ip in aaaa_records or []:
+        answers += b"\xc0\x0c" + struct.pack(">HHIH", TYPE_AAAA, CLASS_IN, TTL, 16) + ipaddress.IPv6Address(ip).packed
         count += 1
     if ptr:
         rdata = _encode_name(ptr)
@@ -100,7 +103,12 @@ def reply(q: Query, rcode: int = NOERROR, a_records: list[str] | None = None, pt
 
 
 def ptr_to_ip(name: str) -> str | None:
-    """`2.0.18.172.in-addr.arpa` → `172.18.0.2`."""
+    """`2.0.18.172.in-addr.arpa` → `172.18.0.2`; `2.0.0.0.(…).8.b.d.0.1.0.0.2.ip6.arpa` → `2001:db8::2`."""
+    if name.endswith(".ip6.arpa"):
+        nibbles = name[: -len(".ip6.arpa")].split(".")
+        if len(nibbles) != 32 or not all(len(n) == 1 and n in "0123456789abcdef" for n in nibbles):
+            return None
+        return str(ipaddress.IPv6Address(int("".join(reversed(nibbles)), 16)))
     suffix = ".in-addr.arpa"
     if not name.endswith(suffix):
         return None

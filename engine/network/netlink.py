@@ -35,6 +35,15 @@ CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 MNT_DETACH = 2
 DNS_ADDRESS = "127.0.0.11"
+IFA_F_NODAD = 0x02  # as Docker: an IPv6 address is usable at once, without duplicate address detection
+
+
+@dataclass(frozen=True)
+class Address:
+    """An interface address: `address` ("" for none) with its prefix length."""
+
+    address: str
+    prefixlen: int
 
 
 def _settle(fut: asyncio.Future[T], result: T) -> None:
@@ -93,6 +102,9 @@ class Attachment:
     parent: str = ""  # macvlan: the parent interface
     macvlan_mode: str = "bridge"
     mtu: int = 0  # 0: the kernel's default (1500); less on a VXLAN overlay
+    address6: str = ""  # on an IPv6-enabled network
+    prefixlen6: int = 0
+    gateway6: str = ""  # "" for no IPv6 default route through this interface
 
 
 @dataclass
@@ -131,9 +143,16 @@ def _attach(host: IPRoute, inside: IPRoute, ns_fd: int, a: Attachment) -> None:
     idx = _index(inside, a.ifname)
     inside.link("set", index=idx, address=a.mac, **({"mtu": a.mtu} if a.mtu else {}))
     inside.addr("add", index=idx, address=a.address, prefixlen=a.prefixlen)
+    if a.address6:
+        # this thread is in the container's namespace, so /proc/sys/net is the container's
+        for dev in ("lo", a.ifname):
+            write_sysctl(f"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6", "0")
+        inside.addr("add", index=idx, address=a.address6, prefixlen=a.prefixlen6, flags=IFA_F_NODAD)
     inside.link("set", index=idx, state="up")
     if a.gateway:
         inside.route("add", dst="default", gateway=a.gateway, oif=idx)
+    if a.address6 and a.gateway6:
+        inside.route("add", dst="::/0", gateway=a.gateway6, oif=idx, family=socket.AF_INET6)
 
 
 def _dns_sockets() -> DnsSockets:
@@ -223,7 +242,8 @@ def remove_sandbox_path(path: str) -> None:
 
 
 # -- host-side links (any thread) ---------------------------------------------------------
-def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 1500) -> None:
+def ensure_bridge(name: str, gateway: Address, gateway6: Address | None = None, mtu: int = 1500) -> None:
+    """The bridge `name`, up, carrying exactly the given gateway addresses (IPv6: global ones only)."""
     with IPRoute() as ipr:
         found = ipr.link_lookup(ifname=name)
         if not found:
@@ -233,14 +253,31 @@ def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 1500) -> N
                 raise SystemFault(f"cannot create bridge {name}: {exc}") from None
             found = ipr.link_lookup(ifname=name)
         idx = found[0]
-        if address:
-            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=idx, family=socket.AF_INET)}
-            if (address, prefixlen) not in have:
-                for addr, plen in have:
-                    ipr.addr("del", index=idx, address=addr, prefixlen=plen)
-                ipr.addr("add", index=idx, address=address, prefixlen=prefixlen)
+        if gateway.address:
+            _set_only_address(ipr, idx, socket.AF_INET, gateway)
+        if gateway6 is not None:
+            write_sysctl(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
+        _set_only_address(ipr, idx, socket.AF_INET6, gateway6 or Address("", 0))
         ipr.link("set", index=idx, state="up", mtu=mtu)
     write_sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
+
+
+def _set_only_address(ipr: IPRoute, idx: int, family: int, want: Address) -> None:
+    """Make `want` the interface's one address of `family` (link-local IPv6 ones are left alone)."""
+    have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=idx, family=family)
+            if family == socket.AF_INET or a["scope"] == 0}  # scope 0: global
+    wanted = (want.address, want.prefixlen)
+    for addr, plen in have - {wanted}:
+        ipr.addr("del", index=idx, address=addr, prefixlen=plen)
+    if want.address and wanted not in have:
+        ipr.addr("add", index=idx, address=want.address, prefixlen=want.prefixlen,
+                 **({"flags": IFA_F_NODAD} if family == socket.AF_INET6 else {}))
+
+
+def enable_ipv6(names: list[str]) -> None:
+    """Let host-side interfaces (bridge ports) carry IPv6, whatever the host's default (host thread)."""
+    for name in names:
+        write_sysctl(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
 
 
 def delete_link(name: str) -> bool:

@@ -8,6 +8,9 @@ each time something changes, so the kernel never sees half a change:
                      the host's loopback into a bridge, and hairpin traffic between
                      containers through a published port
   forward            internal networks reach nothing beyond their bridge
+
+and, beside it, an `ip6` table of the same name with only the forward chain for
+IPv6-enabled networks (Docker 20.10 does no NAT66, so there is nothing to NAT).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class BridgeNet:
     bridge: str
     subnet: str
     internal: bool
+    subnet6: str = ""  # IPv6-enabled networks only
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,12 @@ def build(table: str, bridges: list[BridgeNet], published: list[Published]) -> s
         lines.append(f"    ct status dnat ip saddr {b.subnet} oifname {_q(b.bridge)} masquerade")
         if not b.internal:
             lines.append(f"    ip saddr {b.subnet} oifname != {_q(b.bridge)} masquerade")
-    lines += [
-        "  }",
+    lines += ["  }", *_forward_chain(bridges), "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _forward_chain(bridges: list[BridgeNet]) -> list[str]:
+    lines = [
         "  chain forward {",
         "    type filter hook forward priority filter; policy accept;",
     ]
@@ -75,17 +83,23 @@ def build(table: str, bridges: list[BridgeNet], published: list[Published]) -> s
         others = [o.bridge for o in bridges if o.bridge != b.bridge]
         if others:
             lines.append(f"    iifname {_q(b.bridge)} oifname {{ {', '.join(_q(o) for o in others)} }} drop")
-    lines += ["  }", "}"]
-    return "\n".join(lines) + "\n"
+    return [*lines, "  }"]
 
 
-def replace_table(table: str, body: str) -> str:
+def build6(table: str, bridges: list[BridgeNet]) -> str:
+    """The `ip6` table: the same isolation as IPv4's forward chain, between IPv6-enabled networks."""
+    with_ipv6 = [b for b in bridges if b.subnet6]
+    return "\n".join([f"table ip6 {table} {{", *_forward_chain(with_ipv6), "}"]) + "\n"
+
+
+def replace_table(table: str, body: str, family: str = "ip") -> str:
     """A transaction that swaps the whole table: create-if-missing, delete, create anew."""
-    return f"table ip {table} {{}}\ndelete table ip {table}\n{body}"
+    return f"table {family} {table} {{}}\ndelete table {family} {table}\n{body}"
 
 
 def delete_table(table: str) -> str:
-    return f"table ip {table} {{}}\ndelete table ip {table}\n"
+    """Both of the engine's tables (ip and ip6)."""
+    return "".join(f"table {family} {table} {{}}\ndelete table {family} {table}\n" for family in ("ip", "ip6"))
 
 
 def docker_user_rules(comment: str, bridges: list[str], stale_handles: list[int]) -> str:

@@ -87,9 +87,9 @@ def endpoint_settings(net: Network, config: dict[str, Any] | None, ep: Endpoint 
         "Gateway": net.gateway if ep and ep.ip else "",
         "IPAddress": ep.ip if ep else "",
         "IPPrefixLen": ep.prefixlen if ep else 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": net.gateway6 if ep and ep.ip6 else "",
+        "GlobalIPv6Address": ep.ip6 if ep else "",
+        "GlobalIPv6PrefixLen": ep.prefixlen6 if ep else 0,
         "MacAddress": ep.mac if ep else cfg.get("MacAddress") or "",
         "DriverOpts": cfg.get("DriverOpts") or None,
     }
@@ -137,15 +137,21 @@ class Sandboxes:
 
     @staticmethod
     def _check_endpoint_config(net: Network, cfg: dict[str, Any]) -> None:
+        """Docker's checks at create and connect; an IPv6 address outside the subnet fails later, in IPAM."""
         if not isinstance(cfg, dict):
             raise InvalidArgument("invalid endpoint config")
         aliases = cfg.get("Aliases") or []
         wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address") or "")
+        wanted6 = ((cfg.get("IPAMConfig") or {}).get("IPv6Address") or "")
         if aliases and not net.user_defined:
             raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
+        if wanted6 and not _is_ipv6(wanted6):
+            raise InvalidArgument(f"invalid IPv6 address: {wanted6}")
+        if (wanted or wanted6) and not net.user_defined:
+            raise InvalidArgument("user specified IP address is supported on user defined networks only")
+        if wanted6 and not net.subnet6:
+            raise InvalidArgument("user specified IP address is supported only when connecting to networks with user configured subnets")
         if wanted:
-            if not net.user_defined:
-                raise InvalidArgument("user specified IP address is supported on user defined networks only")
             addr = ipam.parse_address(wanted)
             if addr not in ipaddress.ip_network(net.subnet):
                 raise InvalidArgument(f"no configured subnet or ip-range contain the IP address {wanted}")
@@ -157,11 +163,17 @@ class Sandboxes:
     async def _new_endpoint(self, net: Network, c: NetworkedContainer, settings: dict[str, Any], ifname: str) -> Endpoint:
         cfg = net.subnet_config()
         wanted = ((settings.get("IPAMConfig") or {}).get("IPv4Address") or "")
+        addr: ipam.IPAddress
         if net.driver == "overlay" and self.overlay is not None:  # claimed in the cluster store: unique across hosts
             addr = ipaddress.IPv4Address(await self.overlay.claim_address(net, c.id, wanted))
         else:
             in_use = [ipaddress.ip_address(ep.ip) for ep in net.endpoints.values() if ep.ip]
-            addr = ipam.allocate(cfg, in_use, wanted)  # type: ignore[arg-type]
+            addr = ipam.allocate(cfg, in_use, wanted)
+        wanted6 = ((settings.get("IPAMConfig") or {}).get("IPv6Address") or "")
+        addr6 = None
+        if net.has_ipv6:
+            in_use6 = [ipaddress.ip_address(ep.ip6) for ep in net.endpoints.values() if ep.ip6]
+            addr6 = ipam.allocate(net.subnet6_config(), in_use6, wanted6)
         aliases = list(settings.get("Aliases") or [])
         if net.user_defined:
             # Docker's updateNetworkConfig: the short ID, then the configured hostname (compose's `hostname:`)
@@ -172,15 +184,19 @@ class Sandboxes:
         # Docker 20.10 gives Config.MacAddress (docker run --mac-address) to the first network's endpoint only
         mac = (c.config.get("MacAddress") if ifname == "eth0" else "") or ipam.mac_for(addr)
         return Endpoint(c.id, c.name, secrets.token_hex(32), str(addr), cfg.subnet.prefixlen, mac,
-                        aliases, wanted, ifname, host_ifname if net.driver in ROUTED_DRIVERS else "", links)
+                        aliases, wanted, ifname, host_ifname if net.driver in ROUTED_DRIVERS else "", links,
+                        ip6=str(addr6 or ""), prefixlen6=ipaddress.ip_network(net.subnet6).prefixlen if addr6 else 0,
+                        ipam_ip6=wanted6 if addr6 else "")
 
     def _attachment(self, net: Network, ep: Endpoint, default_route: bool) -> netlink.Attachment:
         gateway = net.gateway if default_route and not net.internal else ""
+        gateway6 = net.gateway6 if gateway and ep.ip6 else ""
         if net.driver == "macvlan":
             return netlink.Attachment("macvlan", ep.ifname, ep.ip, ep.prefixlen, ep.mac, gateway, parent=net.bridge,
                                       macvlan_mode=net.options.get("macvlan_mode", "bridge"))
         return netlink.Attachment("veth", ep.ifname, ep.ip, ep.prefixlen, ep.mac, gateway, bridge=net.bridge,
-                                  host_ifname=ep.host_ifname, mtu=int(net.options.get(MTU_OPTION) or 0))
+                                  host_ifname=ep.host_ifname, mtu=int(net.options.get(MTU_OPTION) or 0),
+                                  address6=ep.ip6, prefixlen6=ep.prefixlen6, gateway6=gateway6)
 
     async def _join(self, net: Network, ep: Endpoint) -> None:
         if net.driver == "overlay" and self.overlay is not None:
@@ -221,6 +237,7 @@ class Sandboxes:
                 held = self.ports.allocate(requests)
             embedded = any(n.user_defined for n, _ in endpoints)
             socks = await netlink.in_fresh_thread(lambda: netlink.create_sandbox(path, attachments, embedded))
+            await self._enable_ipv6_ports(attachments)
         except BaseException:
             for h in held:
                 h.sock.close()
@@ -241,7 +258,14 @@ class Sandboxes:
         self._set_published(c, primary_ep.ip if primary_ep else "")
         if c.id in self.nets.published:
             await self.nets.apply_rules()
-        return SandboxResult(path, held, [endpoints[0][1].ip] if endpoints else [], bool(socks))
+        first = [a for a in (endpoints[0][1].ip, endpoints[0][1].ip6) if a] if endpoints else []
+        return SandboxResult(path, held, first, bool(socks))
+
+    @staticmethod
+    async def _enable_ipv6_ports(attachments: list[netlink.Attachment]) -> None:
+        ports = [a.host_ifname for a in attachments if a.address6 and a.host_ifname]
+        if ports:
+            await netlink.in_fresh_thread(lambda: netlink.enable_ipv6(ports))
 
     @staticmethod
     def _port_map(held: list[HeldPort]) -> dict[str, Any]:
@@ -298,7 +322,10 @@ class Sandboxes:
             ep = net.endpoints.get(c.id) or Endpoint(c.id, c.name, settings.get("EndpointID") or secrets.token_hex(32),
                                                      settings["IPAddress"], int(settings.get("IPPrefixLen") or 0),
                                                      settings.get("MacAddress") or "", list(settings.get("Aliases") or []),
-                                                     links=link_aliases(settings.get("Links")) if net.user_defined else {})
+                                                     links=link_aliases(settings.get("Links")) if net.user_defined else {},
+                                                     ip6=settings.get("GlobalIPv6Address") or "",
+                                                     prefixlen6=int(settings.get("GlobalIPv6PrefixLen") or 0),
+                                                     ipam_ip6=(settings.get("IPAMConfig") or {}).get("IPv6Address") or "")
             ep.container_name = c.name
             net.endpoints[c.id] = ep
             embedded = embedded or net.user_defined
@@ -349,6 +376,7 @@ class Sandboxes:
             await self._join(net, ep)
             socks = await netlink.in_fresh_thread(
                 lambda: netlink.connect(c.sandbox_key, attachment, net.user_defined and c.id not in self.dns.sockets))
+            await self._enable_ipv6_ports([attachment])
         except BaseException:
             net.endpoints.pop(c.id, None)
             await self._leave(net, ep)
@@ -392,21 +420,32 @@ class Sandboxes:
             if ip:
                 for net in mine:
                     for ep in self._members(net):
-                        if ep.ip == ip:
+                        if ip in (ep.ip, ep.ip6):
                             return Answer(known=True, ptr=f"{ep.container_name}.{net.name}")
         addresses: list[str] = []
+        addresses6: list[str] = []
         for net in mine:
             wanted = net.endpoints[cid].links.get(name, name)  # a link alias stands for its container's name
             for ep in self._members(net):
                 names = {ep.container_name.lower(), ep.container_id[:12], *(a.lower() for a in ep.aliases)}
                 qualified = {f"{n}.{net.name.lower()}" for n in names}
-                if (wanted in names or wanted in qualified) and ep.ip not in addresses:
-                    addresses.append(ep.ip)
-        if addresses:
-            return Answer(addresses=addresses, known=True)
+                if wanted in names or wanted in qualified:
+                    if ep.ip and ep.ip not in addresses:
+                        addresses.append(ep.ip)
+                    if ep.ip6 and ep.ip6 not in addresses6:
+                        addresses6.append(ep.ip6)
+        if addresses or addresses6:
+            return Answer(addresses=addresses, addresses6=addresses6, known=True)
         if mine and all(n.internal for n in mine):
             return Answer()
         return Answer(forward_to=self.upstream.get(cid) or host_nameservers())
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def host_nameservers() -> list[str]:

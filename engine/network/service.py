@@ -55,6 +55,10 @@ class CreateOptions:
     check_duplicate: bool = True
     ipam_options: dict[str, str] | None = None  # echoed in inspect, as Docker does
     ipam_config: list[dict[str, Any]] | None = None  # the request's IPAM.Config, echoed as given
+    enable_ipv6: bool = False
+    subnet6: str = ""
+    gateway6: str = ""
+    ip_range6: str = ""
 
 
 class OverlayNetworks(Protocol):
@@ -132,10 +136,18 @@ class NetworkService:
         netlink.write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")
         for net in self.networks.values():
             if net.driver == "bridge" and net.bridge:
-                cfg = net.subnet_config()
-                await netlink.in_fresh_thread(
-                    functools.partial(netlink.ensure_bridge, net.bridge, str(cfg.gateway), cfg.subnet.prefixlen))
+                await netlink.in_fresh_thread(functools.partial(netlink.ensure_bridge, net.bridge, *self._bridge_addresses(net)))
         await self.apply_rules()
+
+    @staticmethod
+    def _bridge_addresses(net: Network) -> tuple[netlink.Address, netlink.Address | None]:
+        """The gateway addresses a bridge network's Linux bridge carries: IPv4, and IPv6 if enabled."""
+        cfg = net.subnet_config()
+        v4 = netlink.Address(str(cfg.gateway), cfg.subnet.prefixlen)
+        if not net.has_ipv6:
+            return v4, None
+        cfg6 = net.subnet6_config()
+        return v4, netlink.Address(str(cfg6.gateway), cfg6.subnet.prefixlen)
 
     async def teardown(self) -> None:
         """Remove every link, namespace and rule this instance made (engine cleanup)."""
@@ -151,15 +163,16 @@ class NetworkService:
 
     # -- the nftables table ------------------------------------------------------------------
     def bridges(self) -> list[ruleset.BridgeNet]:
-        return [ruleset.BridgeNet(n.bridge, n.subnet, n.internal) for n in self.networks.values()
-                if n.driver in ("bridge", "overlay") and n.bridge and n.subnet]
+        return [ruleset.BridgeNet(n.bridge, n.subnet, n.internal, n.subnet6 if n.has_ipv6 else "")
+                for n in self.networks.values() if n.driver in ("bridge", "overlay") and n.bridge and n.subnet]
 
     async def apply_rules(self) -> None:
         """Replace our table and, when the bridges changed, our DOCKER-USER rules: one transaction."""
         async with self._rules_lock:
             rules = [r for rs in self.published.values() for r in rs]
-            body = ruleset.build(self.settings.table, self.bridges(), rules)
-            script = ruleset.replace_table(self.settings.table, body)
+            table = self.settings.table
+            script = (ruleset.replace_table(table, ruleset.build(table, self.bridges(), rules))
+                      + ruleset.replace_table(table, ruleset.build6(table, self.bridges()), "ip6"))
             bridges = tuple(sorted(b.bridge for b in self.bridges()))
             if bridges == self._docker_user_bridges:
                 await nftables.apply(script)
@@ -229,8 +242,29 @@ class NetworkService:
             raise NotFound(f"network {ref} not found")
         return net
 
-    def _used_subnets(self) -> list[ipaddress.IPv4Network]:
-        return [ipaddress.IPv4Network(n.subnet) for n in self.networks.values() if n.subnet]  # IPv4 only (ipam)
+    def _used_subnets(self) -> list[ipam.IPNetwork]:
+        return [ipaddress.IPv4Network(n.subnet) for n in self.networks.values() if n.subnet]
+
+    def _used_subnets6(self) -> list[ipam.IPNetwork]:
+        return [ipaddress.IPv6Network(n.subnet6) for n in self.networks.values() if n.subnet6]
+
+    @staticmethod
+    def _refuse_ipv6(opts: CreateOptions, driver: str) -> None:
+        if (opts.enable_ipv6 or opts.subnet6) and driver != "bridge":
+            raise InvalidArgument(f"IPv6 is not supported on {driver} networks by this engine: "
+                                  "only bridge networks can be IPv6-enabled")
+
+    def _subnet6(self, opts: CreateOptions, driver: str) -> ipam.SubnetConfig | None:
+        """The IPv6 subnet of a new network, if it has one. Docker has no default IPv6 pool."""
+        self._refuse_ipv6(opts, driver)
+        if not opts.subnet6:
+            if opts.enable_ipv6:
+                raise NotFound(ipam.NO_IPV6_POOL)
+            return None
+        cfg = ipam.validate_config(opts.subnet6, opts.gateway6, opts.ip_range6)
+        if ipam.overlapping(cfg.subnet, self._used_subnets6()) is not None:
+            raise Forbidden("Pool overlaps with other one on this address space")
+        return cfg
 
     # -- create / remove ------------------------------------------------------------------------
     async def create(self, opts: CreateOptions) -> Network:
@@ -241,6 +275,8 @@ class NetworkService:
         if any(n.name == opts.name for n in self.networks.values()):
             raise Conflict(f"network with name {opts.name} already exists")
         driver = opts.driver or "bridge"
+        if driver == "overlay":
+            self._refuse_ipv6(opts, driver)
         if driver == "overlay" and self.overlay is not None:
             return await self._register(await self.overlay.create(opts))
         if driver == "overlay":
@@ -249,6 +285,7 @@ class NetworkService:
         if driver not in DRIVERS:
             raise NotFound(f"plugin \"{driver}\" not found") if driver != "ipvlan" else \
                 InvalidArgument(f"driver {driver} is not supported by this engine")
+        cfg6 = self._subnet6(opts, driver)
         nid = secrets.token_hex(32)
         if opts.subnet:
             cfg = ipam.validate_config(opts.subnet, opts.gateway, opts.ip_range)
@@ -258,7 +295,7 @@ class NetworkService:
         else:
             if opts.gateway or opts.ip_range:
                 raise InvalidArgument("a gateway or ip-range needs a subnet")
-            host = [ipaddress.IPv4Network(r) for r in await netlink.in_fresh_thread(netlink.host_routes)]
+            host: list[ipam.IPNetwork] = [ipaddress.IPv4Network(r) for r in await netlink.in_fresh_thread(netlink.host_routes)]
             subnet = ipam.carve(self.pool, self.settings.block_prefix, self._used_subnets() + host)
             cfg = ipam.validate_config(str(subnet))
         options = dict(opts.options)
@@ -280,9 +317,11 @@ class NetworkService:
                 raise InvalidArgument(f"unknown macvlan mode: {mode}")
         net = Network(nid, opts.name, driver, now_ns(), str(cfg.subnet), str(cfg.gateway),
                       str(cfg.ip_range) if cfg.ip_range else "", opts.internal, opts.attachable,
-                      dict(opts.labels), options, bridge, ipam_options=opts.ipam_options, ipam_config=opts.ipam_config)
+                      dict(opts.labels), options, bridge, ipam_options=opts.ipam_options, ipam_config=opts.ipam_config,
+                      enable_ipv6=opts.enable_ipv6, subnet6=str(cfg6.subnet) if cfg6 else "",
+                      gateway6=str(cfg6.gateway) if cfg6 else "", ip_range6=str(cfg6.ip_range or "") if cfg6 else "")
         if driver == "bridge":
-            await netlink.in_fresh_thread(lambda: netlink.ensure_bridge(bridge, str(cfg.gateway), cfg.subnet.prefixlen))
+            await netlink.in_fresh_thread(lambda: netlink.ensure_bridge(bridge, *self._bridge_addresses(net)))
         return await self._register(net)
 
     async def _register(self, net: Network) -> Network:
@@ -371,11 +410,16 @@ class NetworkService:
                 raise InvalidArgument(f"json: cannot unmarshal into Go struct field NetworkCreateRequest.{key}")
         ipam_doc = body.get("IPAM") or {}
         configs = ipam_doc.get("Config") or []
-        if len(configs) > 1:
+        if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+            raise InvalidArgument("IPAM.Config must be a list of objects")
+        v6 = [c for c in configs if ipam.subnet_version(str(c.get("Subnet") or "")) == 6]
+        v4 = [c for c in configs if c not in v6]
+        if len(v4) > 1:
             raise InvalidArgument("only one IPv4 subnet per network is supported")
-        cfg = configs[0] if configs else {}
-        if body.get("EnableIPv6"):
-            raise InvalidArgument("IPv6 networks are not supported by this engine")
+        if len(v6) > 1:
+            raise Forbidden("bridge driver doesn't support multiple subnets")
+        cfg = v4[0] if v4 else {}
+        cfg6 = v6[0] if v6 else {}
         labels = body.get("Labels") or {}
         options = body.get("Options") or {}
         if not isinstance(labels, dict) or not isinstance(options, dict):
@@ -386,5 +430,6 @@ class NetworkService:
             attachable=bool(body.get("Attachable")), labels={str(k): str(v) for k, v in labels.items()},
             options={str(k): str(v) for k, v in options.items()},
             ipam_options=None if ipam_doc.get("Options") is None else {str(k): str(v) for k, v in ipam_doc["Options"].items()},
-            ipam_config=[dict(c) for c in configs] or None,
+            ipam_config=[dict(c) for c in configs] or None, enable_ipv6=bool(body.get("EnableIPv6")),
+            subnet6=cfg6.get("Subnet") or "", gateway6=cfg6.get("Gateway") or "", ip_range6=cfg6.get("IPRange") or "",
         )

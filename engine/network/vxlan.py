@@ -49,7 +49,7 @@ class OverlayLink:
 
 def ensure(link: OverlayLink) -> None:
     """Create (or correct) the bridge and its VXLAN port, both up."""
-    netlink.ensure_bridge(link.bridge, link.gateway, link.prefixlen, mtu=link.mtu)
+    netlink.ensure_bridge(link.bridge, netlink.Address(link.gateway, link.prefixlen), mtu=link.mtu)
     with IPRoute() as ipr:
         found = ipr.link_lookup(ifname=link.vxlan)
         if found and _vxlan_config(ipr, found[0]) != (link.vni, link.local, link.port):

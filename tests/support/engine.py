@@ -245,8 +245,9 @@ def leftovers(e: EngineProcess) -> list[str]:
         if name.startswith(e.prefix):
             leaks.append(f"link {name}")
     tables = subprocess.run(e.in_netns(["nft", "list", "tables"]), capture_output=True, text=True).stdout
-    if f"table ip {e.nft_table}" in tables:
-        leaks.append(f"nftables table {e.nft_table}")
+    for family in ("ip", "ip6"):
+        if f"table {family} {e.nft_table}\n" in tables + "\n":
+            leaks.append(f"nftables table {family} {e.nft_table}")
     netns_dir = e.exec_root / "netns"
     if netns_dir.exists() and any(netns_dir.iterdir()):
         leaks.append(f"netns {list(netns_dir.iterdir())}")
