@@ -93,7 +93,7 @@ def register(router: Router, s: Services, puller: Puller) -> None:
             labels={str(k): str(v) for k, v in _json_map(req, "labels").items()}, target=req.arg("target") or "",
             no_cache=query_bool(req, "nocache"), rm=query_bool(req, "rm", True), force_rm=query_bool(req, "forcerm"),
             quiet=query_bool(req, "q"), network_mode="" if req.arg("networkmode") in (None, "", "default") else req.arg("networkmode") or "",
-            extra_hosts=tuple(req.args("extrahosts")), cache_from=_cache_sources(s, _json_list(req, "cachefrom")),
+            extra_hosts=tuple(req.args("extrahosts")), pull=query_bool(req, "pull"), cache_from=_cache_sources(s, _json_list(req, "cachefrom")),
         )
         workdir = os.path.join(s.images.store.layers.tmp_dir, "build-" + secrets.token_hex(8))
         os.makedirs(workdir)

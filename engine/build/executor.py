@@ -130,7 +130,7 @@ class Build(LayerSteps):
             if previous is not None:
                 img_id, cfg = previous.image_id, json.loads(json.dumps(previous.image_config))
             else:
-                img = self.store.find(base)
+                img = None if self.opts.pull else self.store.find(base)
                 if img is None:
                     img = await self._pull_base(base)
                 img_id, cfg = img.id, json.loads(img.raw)

@@ -41,6 +41,7 @@ class BuildOptions:
     quiet: bool = False
     network_mode: str = ""
     extra_hosts: tuple[str, ...] = ()  # "name:address", as --add-host
+    pull: bool = False  # --pull: FROM images are pulled even when they are here
     cache_from: frozenset[str] | None = None  # image IDs whose ancestry is the only cache; None: the local cache
 
 

@@ -356,6 +356,36 @@ def test_build_from_a_private_registry_uses_the_clients_login(engine: EngineProc
         reg.stop()
 
 
+def test_build_pull_takes_the_registrys_base_over_the_local_one(engine: EngineProcess, tmp_path: Path, docker) -> None:  # type: ignore[no-untyped-def]
+    """`docker build --pull`: FROM is pulled even though an image of that name is here."""
+    reg = start_registry(tmp_path / "pullreg")
+    base = f"{reg.host}/pulled/base"
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {base}\nRUN cat /origin\n")
+
+    def build(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["/usr/local/bin/docker", "build", *flags, "-t", "pulled-child:1", str(context)],
+                              env={**engine.env, "DOCKER_BUILDKIT": "0"}, capture_output=True, text=True, timeout=120)
+
+    try:
+        docker("run", "--name", "origin-registry", "busybox", "sh", "-c", "echo registry > /origin", check=True)
+        docker("commit", "origin-registry", base, check=True)
+        docker("push", base, check=True)
+        docker("rm", "origin-registry", check=True)
+        docker("run", "--name", "origin-local", "busybox", "sh", "-c", "echo local > /origin", check=True)
+        docker("commit", "origin-local", base, check=True)  # the same name, other content, only here
+        docker("rm", "origin-local", check=True)
+        local = build()
+        assert local.returncode == 0 and "\nlocal\n" in local.stdout, local.stdout + local.stderr
+        pulled = build("--pull", "--no-cache")
+        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+        assert f"Status: Downloaded newer image for {base}:latest" in pulled.stdout and "\nregistry\n" in pulled.stdout
+    finally:
+        docker("rmi", "-f", "pulled-child:1", base)
+        reg.stop()
+
+
 def test_tls_registry_with_a_test_ca(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("the engine needs root")
