@@ -8,8 +8,13 @@ BERTH_VAR_DIR (default: var/ in the repository, git-ignored).
 
 Variables: SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, DATABASE_URL,
 REDIS_URL, BERTH_ENGINE_HOST, BERTH_VAR_DIR, LOG_LEVEL.
+Multi-user (console/accounts): BERTH_SESSION_HOURS (session lifetime, default 12), BERTH_HTTPS=1 (secure
+cookies, HSTS, X-Forwarded-Proto trusted), BERTH_SSL_REDIRECT=1 (with BERTH_HTTPS: redirect http to https).
 Observability (console/observe): BERTH_LOG_FORMAT (text | json), BERTH_METRICS_TOKEN,
 BERTH_DRIFT_INTERVAL, and BERTH_OTEL=1 or OTEL_EXPORTER_OTLP_ENDPOINT for traces.
+E-mail for notifications: EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+EMAIL_USE_TLS / EMAIL_USE_SSL, EMAIL_TIMEOUT, DEFAULT_FROM_EMAIL (console/notifications/config.py).
+Volume exports: BERTH_EXPORT_RETENTION_HOURS (default 24).
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ INSTALLED_APPS = [
     "console.notifications",
     # Probes, /metrics, traces, request ids in logs, snowflake marks (issue 12)
     "console.observe",
+    # Compose stacks and app templates (issue 10)
+    "console.stacks",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.accounts.middleware.TwoFactorEnforcement",  # users an administrator requires 2FA of set it up first
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -117,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "console.endpoints.context.endpoints",
+                "console.accounts.context.access",  # `may.container_remove`, `is_berth_admin`
             ],
         },
     },
@@ -150,9 +159,9 @@ CHANNEL_LAYERS = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "console.accounts.tokens.ApiTokenAuthentication",  # hashed, expiring, revocable (multi-user issue)
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["console.accounts.access.IsConsoleAdmin"],
+    "DEFAULT_PERMISSION_CLASSES": ["console.accounts.access.PolicyPermission"],  # a view's required_action; none: admins only
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "console.api.errors.exception_handler",
 }
@@ -185,3 +194,41 @@ LOGGING = logging_config(BERTH_LOG_FORMAT, env_parsed("LOG_LEVEL", "INFO", parse
 BERTH_METRICS_TOKEN = env_parsed("BERTH_METRICS_TOKEN", "", parse_metrics_token)
 # Seconds between two countings of the running containers' filesystem changes (the list's snowflake marks).
 BERTH_DRIFT_INTERVAL = env_parsed("BERTH_DRIFT_INTERVAL", "30", parse_drift_interval)
+
+# Multi-user (console/accounts): session expiry, login throttling, HTTPS hardening.
+# BERTH_SESSION_HOURS: a session ends this long after sign-in (default 12). BERTH_HTTPS=1 when the console is
+# served over HTTPS (directly or behind a proxy that sets X-Forwarded-Proto): secure cookies and HSTS.
+from console.accounts.config import parse_session_hours  # noqa: E402
+
+SESSION_COOKIE_AGE = env_parsed("BERTH_SESSION_HOURS", "12", parse_session_hours) * 3600
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+BERTH_HTTPS = env_bool("BERTH_HTTPS", False)
+if BERTH_HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("BERTH_SSL_REDIRECT", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Notifications by e-mail (console/notifications/config.py says what each variable takes; unset, Django's SMTP
+# backend sends to localhost:25). EMAIL_HOST_PASSWORD is never logged.
+from console.notifications.config import email_settings  # noqa: E402
+
+_email = email_settings()
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"]
+EMAIL_PORT = _email["EMAIL_PORT"]
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = _email["EMAIL_TIMEOUT"]
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = _email["DEFAULT_FROM_EMAIL"]
+
+# Volume exports (console/volumes/exports.py): hours a finished export's tar is kept for its requester.
+from console.volumes.config import parse_retention_hours  # noqa: E402
+
+BERTH_EXPORT_RETENTION_HOURS = env_parsed("BERTH_EXPORT_RETENTION_HOURS", "24", parse_retention_hours)

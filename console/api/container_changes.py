@@ -34,6 +34,8 @@ ChangesSerializer = inline_serializer("ContainerChanges", {
 
 
 class ContainerChangesView(APIView):
+    required_action, required_resource = "container.inspect", "cid"  # console/accounts/access.py
+
     @extend_schema(tags=TAGS, operation_id="containers_changes",
                    summary="What changed in a container's filesystem (docker diff)",
                    parameters=[OpenApiParameter("q", str, description="Only paths containing this"),

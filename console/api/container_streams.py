@@ -115,6 +115,8 @@ LOG_PARAMETERS = [
 class ContainerLogsView(APIView):
     """The container's log as text (stdout and stderr interleaved as written)."""
 
+    required_action, required_resource = "container.logs", "cid"  # console/accounts/access.py
+
     @extend_schema(operation_id="container_logs", parameters=LOG_PARAMETERS,
                    responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="The log lines."),
                               400: OpenApiResponse(description="A query parameter is not valid."),
@@ -158,6 +160,8 @@ POINT_FIELDS = {
 class ContainerStatsHistoryView(APIView):
     """Stats samples kept by the console (one every SAMPLE_INTERVAL seconds while running, for an hour)."""
 
+    required_action, required_resource = "container.stats", "cid"
+
     @extend_schema(
         operation_id="container_stats_history",
         parameters=[OpenApiParameter("minutes", int, description=f"How far back, at most {HISTORY // 60} (default).")],
@@ -182,6 +186,8 @@ class RenameSerializer(serializers.Serializer):
 
 class ContainerRenameView(APIView):
     """Rename the container (audited as container.rename)."""
+
+    required_action, required_resource = "container.rename", "cid"
 
     @extend_schema(operation_id="container_rename", request=RenameSerializer,
                    responses={200: inline_serializer("Renamed", {"id": serializers.CharField(),

@@ -29,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.accounts import policy
 from console.containers import listing
 from console.containers.specforms import SpecForms, engine_error_field
 from console.containers.models import ContainerSpec
@@ -45,7 +46,7 @@ ErrorSerializer = inline_serializer("Error", {"error": inline_serializer("ErrorB
 })})
 ERRORS = {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in (
     (400, "Invalid input; `fields` says where"), (401, "Not signed in (session or token)"),
-    (403, "Not an administrator"), (404, "No such endpoint or container"), (409, "The engine refused: a conflict"),
+    (403, "Not allowed: your role on the endpoint or the resource's owner, or its security settings"), (404, "No such endpoint or container"), (409, "The engine refused: a conflict"),
     (502, "The engine cannot be reached"))}
 
 
@@ -126,6 +127,7 @@ class ContainerSpecSerializer(serializers.Serializer):
     health_retries = _number()
     health_start_period = _text()
     no_healthcheck = serializers.BooleanField(required=False)
+    privileged = serializers.BooleanField(required=False, help_text="Refused to non-administrators by the endpoint's security settings")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
@@ -178,12 +180,14 @@ LIST_PARAMS = [
 
 
 class ContainerList(ContainerAPIView):
+    required_action = {"GET": "container.view", "POST": "container.create"}  # console/accounts/access.py
     @extend_schema(tags=TAGS, operation_id="containers_list", summary="List containers", parameters=LIST_PARAMS,
                    responses={200: ContainerSummarySerializer(many=True), **ERRORS})
     def get(self, request: Request, eid: int) -> Response:
         endpoint = self.endpoint()
         kept = set(ContainerSpec.objects.filter(endpoint=endpoint).values_list("container_id", flat=True))
-        rows = listing.select(list_rows(endpoint), listing.Query.from_params(request.query_params))
+        mine = policy.visible(request.user, endpoint, "container", list_rows(endpoint), key=lambda r: r.id)
+        rows = listing.select(mine, listing.Query.from_params(request.query_params))
         data = [{**asdict(r), "has_spec": r.id in kept} for r in rows]
         return Response(ContainerSummarySerializer(data, many=True).data)
 
@@ -205,6 +209,7 @@ class ContainerList(ContainerAPIView):
 
 
 class ContainerDetail(ContainerAPIView):
+    required_action, required_resource = {"GET": "container.inspect", "DELETE": "container.remove"}, "cid"
     @extend_schema(tags=TAGS, operation_id="containers_inspect", summary="Inspect a container", responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request: Request, eid: int, cid: str) -> Response:
         with endpoint_client(self.endpoint()) as client:
@@ -219,6 +224,7 @@ class ContainerDetail(ContainerAPIView):
 
 
 class ContainerAction(ContainerAPIView):
+    required_action, required_resource = "container.{action}", "cid"
     @extend_schema(tags=TAGS, operation_id="containers_action", summary="Start, stop, kill, restart, pause or unpause a container",
                    parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(API_ACTIONS))],
                    request=None, responses={204: None, **ERRORS})
@@ -230,6 +236,7 @@ class ContainerAction(ContainerAPIView):
 
 
 class ContainerSpecView(ContainerAPIView):
+    required_action, required_resource = "container.inspect", "cid"
     @extend_schema(tags=TAGS, operation_id="containers_spec", summary="The spec the console kept for a container",
                    responses={200: KeptSpecSerializer, **ERRORS})
     def get(self, request: Request, eid: int, cid: str) -> Response:

@@ -16,10 +16,13 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
+from console.accounts.policy import PolicyViolation
 from console.endpoints.client import EngineError
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, PolicyViolation):  # the endpoint's security settings; audited where it was raised
+        return Response({"error": {"status": 403, "message": exc.message}}, status=403)
     if isinstance(exc, EngineError):
         status = exc.status if exc.status and 400 <= exc.status < 600 else 502
         return Response({"error": {"status": status, "message": exc.message}}, status=status)

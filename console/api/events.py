@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.api.containers import ERRORS
+from console.accounts.policy import visible_events
 from console.endpoints.models import Endpoint
 from console.events.history import SINCE, TYPES, EventQuery, history
 
@@ -27,6 +28,7 @@ EventsSerializer = inline_serializer("EngineEvents", {
 
 
 class EventHistory(APIView):
+    required_action = "event.view"  # console/accounts/access.py; only events about what the caller may see
     @extend_schema(tags=["events"], operation_id="events_history", summary="Recent engine events, filtered",
                    parameters=[OpenApiParameter("since", str, enum=list(SINCE), description="How far back (default 1h)"),
                                OpenApiParameter("type", str, enum=list(TYPES)),
@@ -36,4 +38,5 @@ class EventHistory(APIView):
                    responses={200: EventsSerializer, **ERRORS})
     def get(self, request: Request, eid: int) -> Response:
         endpoint = get_object_or_404(Endpoint, pk=eid)
-        return Response({"events": history(endpoint, EventQuery.from_params(request.query_params))})
+        found = history(endpoint, EventQuery.from_params(request.query_params))
+        return Response({"events": visible_events(request.user, endpoint, found)})

@@ -37,6 +37,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.accounts import policy
 from console.api.containers import ERRORS, refused
 from console.api.jobs import JobSerializer, accepted
 from console.endpoints.client import endpoint_client
@@ -75,13 +76,14 @@ class ImagesAPIView(APIView):
 
 
 class ImageList(ImagesAPIView):
+    required_action = {"GET": "image.view"}  # console/accounts/access.py; the rest of the images API: administrators
     @extend_schema(tags=TAGS, operation_id="images_list", summary="List images", parameters=[
         OpenApiParameter("q", str, description="Search tags, IDs and container names"),
         OpenApiParameter("untagged", bool, description="Include untagged images (default true)")],
         responses={200: ImageSerializer(many=True), **ERRORS})
     def get(self, request: Request, eid: int) -> Response:
         endpoint = self.endpoint()
-        rows = operations.list_rows(endpoint)
+        rows = policy.visible(request.user, endpoint, "image", operations.list_rows(endpoint), key=lambda r: r.id)
         marks = updates.markers(endpoint, rows)
         updates.request_checks(endpoint, list(marks))
         shown = listing.select(rows, request.query_params.get("q", ""),
@@ -167,6 +169,7 @@ class ImageUpdates(ImagesAPIView):
 
 
 class ImageDetail(ImagesAPIView):
+    required_action, required_resource = {"GET": "image.view"}, "image"
     @extend_schema(tags=TAGS, operation_id="images_inspect", summary="Inspect an image", responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request: Request, eid: int, image: str) -> Response:
         with endpoint_client(self.endpoint()) as client:

@@ -29,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.accounts import policy
 from console.api.containers import ERRORS, refused
 from console.endpoints.client import EngineError
 from console.endpoints.models import Endpoint
@@ -96,10 +97,13 @@ class NetworksAPIView(APIView):
 
 
 class NetworkList(NetworksAPIView):
+    required_action = {"GET": "network.view", "POST": "network.create"}  # console/accounts/access.py
     @extend_schema(tags=TAGS, operation_id="networks_list", summary="List networks",
                    responses={200: NetworkSerializer(many=True), **ERRORS})
     def get(self, request: Request, eid: int) -> Response:
-        return Response(NetworkSerializer([_row(r) for r in service.list_networks(self.endpoint())], many=True).data)
+        endpoint = self.endpoint()
+        mine = policy.visible(request.user, endpoint, "network", service.list_networks(endpoint), key=lambda n: n.id)
+        return Response(NetworkSerializer([_row(r) for r in mine], many=True).data)
 
     @extend_schema(tags=TAGS, operation_id="networks_create", summary="Create a network", request=NetworkCreateSerializer,
                    responses={201: inline_serializer("CreatedNetwork", {"id": serializers.CharField(), "name": serializers.CharField()}),
@@ -130,6 +134,7 @@ class NetworkPrune(NetworksAPIView):
 
 
 class NetworkDetail(NetworksAPIView):
+    required_action, required_resource = {"GET": "network.view", "DELETE": "network.remove"}, "net"
     @extend_schema(tags=TAGS, operation_id="networks_inspect", summary="A network and its containers",
                    responses={200: inline_serializer("NetworkDetail", {"network": NetworkSerializer(),
                                                                         "containers": AttachedSerializer(many=True)}),

@@ -14,9 +14,11 @@ from console.api import events as events_api
 from console.api import networks as networks_api
 from console.api import notifications as notifications_api
 from console.api import volumes as volumes_api
+from console.api import stacks as stacks_api
 from console.api.container_changes import ContainerChangesView
 from console.api.docs import ApiDocsView
-from console.api.tokens import TokenView
+from console.endpoints import api as environments_api
+from console.api.tokens import TokenDetailView, TokenView
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[IsConsoleAdmin]), name="api-schema"),
@@ -24,6 +26,7 @@ urlpatterns = [
     # Endpoints (console/api/endpoints.py: list, detail, status, test) and the caller's API token.
     path("", include(endpoints.urlpatterns)),
     path("tokens/", TokenView.as_view(), name="api-tokens"),
+    path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="api-token-detail"),
     # Containers (console/api/containers.py); spec/ before <action>/ so it is not taken for an action.
     path("endpoints/<int:eid>/containers/", containers.ContainerList.as_view(), name="api-containers"),
     path("endpoints/<int:eid>/containers/<str:cid>/", containers.ContainerDetail.as_view(), name="api-container"),
@@ -48,4 +51,8 @@ urlpatterns = [
     path("", include(volumes_api.urlpatterns)),
     path("endpoints/<int:eid>/events/", events_api.EventHistory.as_view(), name="api-events"),
     path("", include(notifications_api.urlpatterns)),
+    # Environments: groups of endpoints (console/endpoints/api.py).
+    path("", include(environments_api.urlpatterns)),
+    # Stacks (console/api/stacks.py): compose projects, deployed and managed as jobs.
+    path("", include(stacks_api.urlpatterns)),
 ]

@@ -10,7 +10,12 @@ Routes (under /api/endpoints/<eid>/volumes/):
     GET    /<name>/files/?path=/dir   {"path", "entries": [{name, path, kind, size, modified}], "truncated"}
     GET    /<name>/files/download/?path=/file   the file, streamed
     GET    /<name>/export/            the volume as a tar, streamed
-    POST   /<name>/import/            multipart "archive" (tar or tar.gz) → {"members", "bytes"}; the volume is made if missing
+    POST   /<name>/export/            export as a background job → 202 job (console/api/jobs.py); when it succeeded,
+                                      its result's "download" is GET /exports/<job id>/ (the requester and administrators)
+    GET    /exports/<job id>/         the tar an export job wrote, while it is kept (BERTH_EXPORT_RETENTION_HOURS)
+    POST   /<name>/import/            multipart "archive" (tar or tar.gz) → {"members", "bytes"}; the volume is made if missing;
+                                      ?background=1: the archive is checked, then imported by a job → 202 job
+    POST   /prune/?background=1       the prune as a job → 202 job
 
 As in Docker's API, POST /prune/ prunes while GET and DELETE on /prune/ reach a
 volume named "prune". Validation is the pages' forms' (console/volumes/forms.py);
@@ -34,18 +39,29 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.accounts import policy
 from console.api.containers import ERRORS, refused
 from console.api.networks import form_errors
+from console.accounts.access import is_console_admin
 from console.audit.log import record
 from console.audit.models import Activity
 from console.endpoints.client import EngineError
 from console.endpoints.models import Endpoint
 from console.networks.fields import key_values_text
-from console.volumes import browse, service, transfer
+from console.api.jobs import JobSerializer, accepted
+from console.jobs.models import Job
+from console.volumes import browse, exports, service, transfer
+from console.volumes import jobs as volume_jobs
 from console.volumes.forms import ImportForm, VolumeForm
 from console.volumes.streaming import StreamBody, attachment
 
 TAGS = ["volumes"]
+BACKGROUND = OpenApiParameter("background", OpenApiTypes.BOOL,
+                              description="Run it as a background job: answer 202 with the job (follow its Location)")
+
+
+def background(request: Request) -> bool:
+    return request.query_params.get("background", "").lower() in ("1", "true", "yes")
 PATH_PARAM = OpenApiParameter("path", str, description="A path in the volume, e.g. /logs/app.log")
 
 
@@ -89,12 +105,14 @@ class VolumesAPIView(APIView):
 
 
 class VolumeList(VolumesAPIView):
+    required_action = {"GET": "volume.view", "POST": "volume.create"}  # console/accounts/access.py
     @extend_schema(tags=TAGS, operation_id="volumes_list", summary="List volumes",
                    parameters=[OpenApiParameter("sizes", OpenApiTypes.BOOL, description="Measure sizes (slower)")],
                    responses={200: VolumeSerializer(many=True), **ERRORS})
     def get(self, request: Request, eid: int) -> Response:
         endpoint = self.endpoint()
-        rows = [asdict(v) for v in service.list_volumes(endpoint)]
+        mine = policy.visible(request.user, endpoint, "volume", service.list_volumes(endpoint), key=lambda v: v.name)
+        rows = [asdict(v) for v in mine]
         if request.query_params.get("sizes") in ("1", "true", "yes"):
             sizes = service.sizes(endpoint)
             for r in rows:
@@ -123,6 +141,7 @@ class VolumeList(VolumesAPIView):
 
 
 class VolumeDetail(VolumesAPIView):
+    required_action, required_resource = {"GET": "volume.view", "DELETE": "volume.remove"}, "name"
     @extend_schema(tags=TAGS, operation_id="volumes_inspect", summary="A volume and the containers that use it",
                    responses={200: VolumeSerializer, **ERRORS})
     def get(self, request: Request, eid: int, name: str) -> Response:
@@ -136,11 +155,13 @@ class VolumeDetail(VolumesAPIView):
         return Response(status=204)
 
     @extend_schema(tags=TAGS, operation_id="volumes_prune", summary="Remove every unused volume (POST /prune/)", request=None,
-                   responses={200: inline_serializer("PrunedVolumes", {"removed": serializers.ListField(child=serializers.CharField()),
+                   parameters=[BACKGROUND], responses={202: JobSerializer, 200: inline_serializer("PrunedVolumes", {"removed": serializers.ListField(child=serializers.CharField()),
                                                                        "reclaimed": serializers.IntegerField()}), **ERRORS})
     def post(self, request: Request, eid: int, name: str) -> Response:
         if name != "prune":
             return refused(f"POST is only for /volumes/prune/ (got /volumes/{name}/)", 405)
+        if background(request):
+            return accepted(volume_jobs.start_prune(request, self.endpoint()))
         removed, reclaimed = service.prune_volumes(request, self.endpoint())
         return Response({"removed": removed, "reclaimed": reclaimed})
 
@@ -190,18 +211,44 @@ class VolumeExport(VolumesAPIView):
         filename = f"{name}-{timezone.now():%Y%m%d-%H%M%S}.tar"
         return attachment(StreamBody(session.stream("exporting the volume"), session.close), filename, "application/x-tar")
 
+    @extend_schema(tags=TAGS, operation_id="volumes_export_job", request=None, responses={202: JobSerializer, **ERRORS},
+                   summary="Export a volume as a background job; its result's `download` fetches the tar")
+    def post(self, request: Request, eid: int, name: str) -> Response:
+        endpoint = self.endpoint()
+        service.get_volume(endpoint, name)  # 404 in the one error shape before a job is made
+        return accepted(volume_jobs.start_export(request, endpoint, name))
+
+
+class VolumeExportFile(VolumesAPIView):
+    @extend_schema(tags=TAGS, operation_id="volumes_export_file", summary="The tar a volume export job wrote (while it is kept)",
+                   responses={(200, "application/x-tar"): OpenApiTypes.BINARY, **ERRORS})
+    def get(self, request: Request, eid: int, job_id: int) -> HttpResponse | Response:
+        job = Job.objects.filter(pk=job_id, kind=exports.EXPORT_KIND, endpoint_id=eid).first()
+        if job is None or (job.user_id != request.user.pk and not is_console_admin(request.user)):
+            return refused("no such export", 404)
+        path = exports.export_file(job)
+        if path is None:
+            return refused("the export's file is gone (kept for a while after the job ends) or the job did not succeed", 410
+                           if job.state == Job.SUCCEEDED else 409)
+        record(request, "volume.export.download", job.params.get("name", ""), Activity.SUCCESS, "", job.endpoint_name, job=job.pk)
+        source = path.open("rb")
+        return attachment(StreamBody(iter(lambda: source.read(1 << 20), b""), source.close), path.name, "application/x-tar",
+                          path.stat().st_size)
+
 
 class VolumeImport(VolumesAPIView):
     parser_classes = (MultiPartParser,)
 
     @extend_schema(tags=TAGS, operation_id="volumes_import", summary="Import a tar into a volume (made if missing)",
                    request={"multipart/form-data": inline_serializer("VolumeImportUpload", {"archive": serializers.FileField()})},
-                   responses={200: inline_serializer("Imported", {"members": serializers.IntegerField(),
+                   parameters=[BACKGROUND], responses={202: JobSerializer, 200: inline_serializer("Imported", {"members": serializers.IntegerField(),
                                                                   "bytes": serializers.IntegerField()}), **ERRORS})
     def post(self, request: Request, eid: int, name: str) -> Response:
         form = ImportForm({"name": name}, request.FILES)
         if not form.is_valid():
             raise form_errors(form)
+        if background(request):
+            return self.start_job(request, name, form.cleaned_data["archive"])
         try:
             done = service.import_archive(request, self.endpoint(), name, form.cleaned_data["archive"])
         except EngineError as exc:
@@ -209,6 +256,15 @@ class VolumeImport(VolumesAPIView):
                 return refused(exc.message, 400, {"archive": [exc.message]})
             raise
         return Response(asdict(done))
+
+    def start_job(self, request: Request, name: str, archive: Any) -> Response:
+        """Check the archive whole (refused: 400 on "archive", nothing made), then queue its import."""
+        try:
+            transfer.check_archive(archive)
+        except EngineError as exc:
+            record(request, "volume.import", name, Activity.FAILURE, exc.message, self.endpoint(), size=archive.size)
+            return refused(exc.message, 400, {"archive": [exc.message]})
+        return accepted(volume_jobs.start_import(request, self.endpoint(), name, archive))
 
 
 def _detail_routes() -> list[Any]:
@@ -219,6 +275,7 @@ def _detail_routes() -> list[Any]:
         path(base + "files/download/", VolumeDownload.as_view(), name="api-volume-download"),
         path(base + "export/", VolumeExport.as_view(), name="api-volume-export"),
         path(base + "import/", VolumeImport.as_view(), name="api-volume-import"),
+        path("endpoints/<int:eid>/volumes/exports/<int:job_id>/", VolumeExportFile.as_view(), name="api-volume-export-file"),
     ]
 
 

@@ -6,8 +6,21 @@ from django.conf import settings
 from django.db import models
 
 
+class AppendOnly(Exception):
+    """The activity log is append-only from the application: entries are never changed or removed."""
+
+
+class ActivityQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise AppendOnly("activity entries cannot be changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("activity entries cannot be removed")
+
+
 class Activity(models.Model):
-    """One change a user asked for, and how it ended.
+    """One change a user asked for (or a sign-in attempt), and how it ended. Append-only: `save()` refuses to
+    change an entry, `delete()` and queryset update/delete refuse (AppendOnly); the Django admin shows it read-only.
 
     `action` is a dotted verb ("container.start", "endpoint.create"), `target` what it
     acted on (a container name or ID, an endpoint name); `details` holds the request's
@@ -28,8 +41,19 @@ class Activity(models.Model):
     details = models.JSONField(default=dict, blank=True)
     remote_addr = models.CharField(max_length=64, blank=True, default="")
 
+    objects = ActivityQuerySet.as_manager()
+
     class Meta:
         ordering = ("-created_at",)
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        """Adds a new entry; refuses to change one that exists (append-only)."""
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnly("activity entries cannot be changed")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("activity entries cannot be removed")
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target} {self.outcome}"

@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from console.accounts.access import admin_required
+from console.accounts.access import requires
 from console.endpoints.client import EngineError, endpoint_client
 from console.endpoints.models import Endpoint
 
@@ -79,7 +79,7 @@ def fetch_changes(endpoint: Endpoint, cid: str) -> list[Change]:
         return parse_changes(client.api.diff(cid))
 
 
-@admin_required
+@requires("container.inspect", resource="cid")
 @require_GET
 def changes_panel(request: HttpRequest, eid: int, cid: str) -> HttpResponse:
     """The Changes tab's content, ?q=&kind= filtering the list (htmx swaps the whole panel)."""

@@ -75,15 +75,16 @@ class ContainerSocket(AsyncWebsocketConsumer):
 
     endpoint: Endpoint
     container: dict[str, Any]
+    access_action = ""  # each socket names the policy action it needs (console/accounts/policy.py); "": admins only
 
     async def admit(self) -> bool:
         """True when the socket may go on; otherwise it has been closed with the reason's code."""
         await self.accept()
-        if not websocket_allowed(self.scope):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return False
         kwargs = self.scope["url_route"]["kwargs"]
         endpoint = await database_sync_to_async(_endpoint)(kwargs["eid"])
+        if not await database_sync_to_async(websocket_allowed)(self.scope, self.access_action, endpoint, kwargs["cid"]):
+            await self.close(code=CLOSE_NOT_FOUND if endpoint is None and websocket_allowed(self.scope) else CLOSE_FORBIDDEN)
+            return False
         if endpoint is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return False
@@ -129,6 +130,8 @@ def _log_task_errors(task: asyncio.Task) -> None:
 
 class LogsConsumer(ContainerSocket):
     """One engine logs stream per socket, forwarded in acknowledged batches (see the module doc)."""
+
+    access_action = "container.logs"
 
     pump: StreamThread | None = None
     sender: asyncio.Task | None = None
@@ -211,6 +214,8 @@ class LogsConsumer(ContainerSocket):
 class StatsConsumer(ContainerSocket):
     """One engine stats stream per socket; each engine sample becomes one chart point."""
 
+    access_action = "container.stats"
+
     pump: StreamThread | None = None
 
     async def connect(self) -> None:
@@ -253,6 +258,8 @@ class StatsConsumer(ContainerSocket):
 
 class ExecConsumer(ContainerSocket):
     """A terminal: one exec instance with a TTY per socket, bytes both ways (see the module doc)."""
+
+    access_action = "container.exec"
 
     pump: ExecPump | None = None
 

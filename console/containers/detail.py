@@ -21,7 +21,8 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from console.accounts.access import admin_required
+from console.accounts.access import requires
+from console.accounts.ownership import card_context
 from console.containers.detail_ops import PAGE_ACTIONS, RenameError, inspect_container, rename_container
 from console.containers.operations import ACTION_VERBS, run_actions
 from console.containers.summary import summarize
@@ -82,6 +83,7 @@ def _context(request: HttpRequest, endpoint: Endpoint, data: dict[str, Any]) -> 
         "edit_url": _optional_url("containers:edit", endpoint.pk, summary.id),
         "streams": streams, "history_minutes": HISTORY // 60, "sample_interval": SAMPLE_INTERVAL,
         "value": summary.name,
+        **card_context(request, endpoint, "container", summary.id, summary.name),
         "page_config": {
             "id": summary.id, "name": summary.name, "status": summary.status, "tty": summary.tty,
             "memLimit": int((data.get("HostConfig") or {}).get("Memory") or 0), "streams": streams,
@@ -96,7 +98,7 @@ def _engine_down(request: HttpRequest, endpoint: Endpoint, cid: str, exc: Engine
                   {"endpoint": endpoint, "cid": cid, "error": exc.message}, status=502)
 
 
-@admin_required
+@requires("container.view", resource="cid")
 @require_GET
 def container_page(request: HttpRequest, eid: int, cid: str) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
@@ -108,7 +110,7 @@ def container_page(request: HttpRequest, eid: int, cid: str) -> HttpResponse:
     return render(request, "containers/detail.html", _context(request, endpoint, data))
 
 
-@admin_required
+@requires("container.view", resource="cid")
 @require_GET
 def container_parts(request: HttpRequest, eid: int, cid: str) -> HttpResponse:
     """The live parts of the page (see the module doc); 404 once the container is gone."""
@@ -134,7 +136,7 @@ def _answer(request: HttpRequest, endpoint: Endpoint, cid: str) -> HttpResponse:
     return render(request, "containers/detail_parts.html", context)
 
 
-@admin_required
+@requires("container.{action}", resource="cid")
 @require_POST
 def container_action(request: HttpRequest, eid: int, cid: str, action: str) -> HttpResponse:
     """Start, stop, restart, kill, pause, resume or remove the container (audited by run_actions)."""
@@ -164,7 +166,7 @@ def container_action(request: HttpRequest, eid: int, cid: str, action: str) -> H
     return _answer(request, endpoint, cid)
 
 
-@admin_required
+@requires("container.rename", resource="cid")
 @require_POST
 def container_rename(request: HttpRequest, eid: int, cid: str) -> HttpResponse:
     """Rename from the page's form; an error keeps the form open with the message under the field."""

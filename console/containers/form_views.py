@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from console.accounts.access import admin_required
+from console.accounts.access import requires
 from console.containers.specforms import SpecForms
 from console.containers.models import ContainerSpec
 from console.containers.operations import Created, EngineRefused, create_and_record
@@ -50,7 +50,7 @@ def _open_sections(bundle: SpecForms) -> dict[str, bool]:
     labels = bundle.rows["labels"]
     label_rows = labels.initial or (labels.is_bound and any(f["name"].value() for f in labels.forms))
     return {
-        "limits": filled("memory", "cpus", "cpu_shares", "blkio_weight", "pids_limit"),
+        "limits": filled("memory", "cpus", "cpu_shares", "blkio_weight", "pids_limit", "privileged"),
         "health": filled("health_command", "health_interval", "health_timeout", "health_retries",
                          "health_start_period", "no_healthcheck"),
         "labels": bool(label_rows or bundle.section_errors.get("labels")),
@@ -88,7 +88,7 @@ def _done(request: HttpRequest, endpoint: Endpoint, created: Created, verb: str)
     return redirect("containers:list", eid=endpoint.pk)
 
 
-@admin_required
+@requires("container.create")
 def create(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
     url = reverse("containers:create", kwargs={"eid": eid})
@@ -109,7 +109,7 @@ def _kept_or_redirect(request: HttpRequest, endpoint: Endpoint, cid: str) -> Con
     return kept
 
 
-@admin_required
+@requires("container.duplicate", resource="cid")
 def duplicate(request: HttpRequest, eid: int, cid: str) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
     kept = _kept_or_redirect(request, endpoint, cid)
@@ -119,7 +119,7 @@ def duplicate(request: HttpRequest, eid: int, cid: str) -> HttpResponse:
     return _render(request, endpoint, bundle, "duplicate", reverse("containers:create", kwargs={"eid": eid}), kept)
 
 
-@admin_required
+@requires("container.edit", resource="cid")
 def edit(request: HttpRequest, eid: int, cid: str) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
     kept = _kept_or_redirect(request, endpoint, cid)

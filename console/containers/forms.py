@@ -59,6 +59,8 @@ class ContainerForm(forms.Form):
     health_retries = forms.IntegerField(required=False, min_value=0, label="Retries")
     health_start_period = forms.CharField(required=False, label="Start period", widget=forms.TextInput(attrs={"placeholder": "0s"}))
     no_healthcheck = forms.BooleanField(required=False, label="Disable the image's health check")
+    privileged = forms.BooleanField(required=False, label="Privileged (every device and capability of the host)",
+                                    help_text="Endpoints usually forbid this to non-administrators (security settings).")
 
     def clean_image(self) -> str:
         image = self.cleaned_data["image"].strip()

@@ -10,7 +10,8 @@ container). Engine refusals come back with the engine's own words
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
+from console.accounts.ownership import forget, record_owner
+from console.accounts.policy import PolicyViolation, check_container_config
 from console.audit.log import record
 from console.audit.models import Activity
 from console.containers import listing
@@ -97,18 +100,28 @@ def _act_on_one(endpoint: Endpoint, cid: str, name: str, action: str, force: boo
 
 
 def run_actions(request: Any, endpoint: Endpoint, ids: list[str], action: str, force: bool = False,
-                names: dict[str, str] | None = None) -> list[ActionResult]:
+                names: dict[str, str] | None = None,
+                on_result: Callable[[ActionResult], None] | None = None) -> list[ActionResult]:
     """`action` on each container in `ids`, several at once; each outcome audited as container.<action>.
 
-    `names` maps IDs to names for the results and the log (IDs stand in otherwise).
+    `names` maps IDs to names for the results and the log (IDs stand in otherwise). `on_result` is
+    called with each outcome as it comes (in this thread; a background job's per-item progress).
     The results keep the order of `ids`.
     """
     names = names or {}
+    by_id: dict[str, ActionResult] = {}
     with ThreadPoolExecutor(max_workers=min(PARALLEL_ACTIONS, max(1, len(ids)))) as pool:
         # in_this_context: the pool's engine calls carry the request's id and join its trace (console/observe).
         act = in_this_context(lambda cid: _act_on_one(endpoint, cid, names.get(cid, cid[:12]), action, force))
-        results = list(pool.map(act, ids))
+        for future in as_completed([pool.submit(act, cid) for cid in ids]):
+            r = future.result()
+            by_id[r.id] = r
+            if on_result is not None:
+                on_result(r)
+    results = [by_id[cid] for cid in ids if cid in by_id]
     for r in results:
+        if r.ok and action == "remove":
+            forget(endpoint, "container", r.id)
         record(request, f"container.{action}", r.name, Activity.SUCCESS if r.ok else Activity.FAILURE, r.message,
                endpoint, id=r.id, **({"force": True} if force and action == "remove" else {}))
     return results
@@ -219,13 +232,20 @@ def create_and_record(request: Any, endpoint: Endpoint, spec: Spec, replaces: st
     """
     action = "container.recreate" if replaces else "container.create"
     target = spec.get("name") or spec["image"]
+    user = getattr(request, "user", None)
+    try:  # the endpoint's security settings (console/accounts/policy.py), before the engine sees anything
+        check_container_config(user, endpoint, create_config(spec))
+    except PolicyViolation as exc:
+        record(request, action, target, Activity.DENIED, exc.message, endpoint, replaces=replaces, spec=audit_details(spec))
+        raise EngineRefused(exc.message, 403) from None
     try:
         with endpoint_client(endpoint, timeout=60) as client:
             created = recreate_container(client, replaces, spec) if replaces else create_container(client, spec)
     except (EngineRefused, EngineError) as exc:
         record(request, action, target, Activity.FAILURE, exc.message, endpoint, replaces=replaces, spec=audit_details(spec))
         raise
-    keep_spec(endpoint, created, spec, getattr(request, "user", None), replaces)
+    keep_spec(endpoint, created, spec, user, replaces)
+    record_owner(user, endpoint, "container", created.id, created.name, replaces=replaces)
     record(request, action, created.name, Activity.SUCCESS, "; ".join(created.warnings), endpoint, id=created.id,
            replaces=replaces, spec=audit_details(spec))
     return created

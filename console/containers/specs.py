@@ -15,7 +15,8 @@ Shape (every key optional except image; rows are lists of objects):
     volumes: [{type: volume|bind|tmpfs, source, target, read_only}],
     network, aliases, restart_policy: no|always|unless-stopped|on-failure, max_retries,
     memory, cpu_shares, cpus, blkio_weight, pids_limit,
-    health_command, health_interval, health_timeout, health_retries, health_start_period, no_healthcheck
+    health_command, health_interval, health_timeout, health_retries, health_start_period, no_healthcheck,
+    privileged
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ def _host_config(spec: Spec, bindings: dict[str, list[dict[str, str]]]) -> dict[
     network = (spec.get("network") or "").strip()
     if network and network != "default":
         host["NetworkMode"] = network
+    if spec.get("privileged"):
+        host["Privileged"] = True
     return host
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.container_list, name="list"),
     path("rows/", views.container_rows, name="rows"),
     path("actions/", views.bulk_action, name="bulk"),
+    path("prune/", views.container_prune, name="prune"),
     path("new/", form_views.create, name="create"),
     path("<str:cid>/duplicate/", form_views.duplicate, name="duplicate"),
     path("<str:cid>/edit/", form_views.edit, name="edit"),

@@ -3,8 +3,9 @@
 The table is one template, templates/containers/_table.html, rendered inside
 the page and on its own by `container_rows` — which the page's script fetches
 when the events websocket reports a container change, and the search/filter
-form swaps in with htmx. Bulk actions post to `bulk_action`, which answers htmx
-with the per-container results and a page reload without it.
+form swaps in with htmx. Bulk actions post to `bulk_action`, which starts a
+background job (console/containers/jobs.py) and answers htmx with the job's live
+panel (refusals listed), or sends a plain post to the job's page.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from console.accounts.access import admin_required
-from console.containers import drift, listing
+from console.accounts import policy
+from console.accounts.access import record_denied, requires
+from console.containers import drift, listing, prunes
 from console.containers.models import ContainerSpec
-from console.containers.operations import ACTION_VERBS, ACTIONS, list_rows, run_actions
+from console.containers.jobs import start_bulk
+from console.containers.operations import ACTION_VERBS, ACTIONS, ActionResult, list_rows
 from console.endpoints.client import EngineError
 from console.endpoints.models import Endpoint
 
@@ -62,7 +65,7 @@ def table_context(request: HttpRequest, endpoint: Endpoint) -> dict[str, Any]:
     context: dict[str, Any] = {"endpoint": endpoint, "query": query, "headers": _sort_headers(query),
                                "states": listing.STATES, "healths": listing.HEALTHS, "rows": [], "total": 0, "error": ""}
     try:
-        all_rows = list_rows(endpoint)
+        all_rows = policy.visible(request.user, endpoint, "container", list_rows(endpoint), key=lambda r: r.id)
     except EngineError as exc:
         context["error"] = exc.message
         return context
@@ -83,7 +86,7 @@ def _ago(when: datetime, now: datetime) -> str:
     return "just now" if text.startswith("0\xa0") or text.startswith("0 ") else f"{text} ago"
 
 
-@admin_required
+@requires("container.view")
 def container_list(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
     if request.session.get("endpoint_id") != endpoint.pk:
@@ -94,7 +97,7 @@ def container_list(request: HttpRequest, eid: int) -> HttpResponse:
     return render(request, "containers/list.html", context)
 
 
-@admin_required
+@requires("container.view")
 def container_rows(request: HttpRequest, eid: int) -> HttpResponse:
     """The table alone, for live refreshes and the filter form."""
     endpoint = get_object_or_404(Endpoint, pk=eid)
@@ -105,31 +108,53 @@ def container_rows(request: HttpRequest, eid: int) -> HttpResponse:
     return response
 
 
-@admin_required
+@requires("container.view")  # each container is checked against its action below
 @require_POST
 def bulk_action(request: HttpRequest, eid: int) -> HttpResponse:
-    """POST ids=…&action=…[&force=on]: act on each container; every outcome audited, failures shown with the engine's words."""
+    """POST ids=…&action=…[&force=on]: check each container against the person's rights, then act on the
+    allowed ones in a background job (console/containers/jobs.py; every outcome audited there).
+
+    htmx gets templates/containers/_bulk_results.html: the refusals at once, and the job's live panel,
+    which lists the engine's refusals when it ends and refreshes the table. Without htmx: the job's page.
+    """
     endpoint = get_object_or_404(Endpoint, pk=eid)
-    action, ids = request.POST.get("action", ""), [i for i in request.POST.getlist("ids") if i][:1000]
+    action, ids = request.POST.get("action", ""), list(dict.fromkeys(i for i in request.POST.getlist("ids") if i))[:1000]
     if action not in ACTIONS:
         return HttpResponseBadRequest("unknown action")
     force = action == "remove" and request.POST.get("force") == "on"
-    results = run_actions(request, endpoint, ids, action, force, _names(endpoint)) if ids else []
-    done = [r for r in results if r.ok]
-    failed = [r for r in results if not r.ok]
-    summary = f"{ACTION_VERBS[action]} {len(done)} container{'' if len(done) == 1 else 's'}." if done else ""
+    asked = bool(ids)
+    ids, refused = _allowed(request, endpoint, ids, action)
+    job = start_bulk(request, endpoint, action, ids, _names(endpoint), force) if ids else None
     if request.headers.get("HX-Request"):
-        response = render(request, "containers/_bulk_results.html",
-                          {"summary": summary, "failed": failed, "nothing": not ids, "verb": ACTION_VERBS[action]})
-        response["HX-Trigger"] = "containers-changed"
-        return response
-    if not ids:
+        return render(request, "containers/_bulk_results.html",
+                      {"job": job, "failed": refused, "nothing": not asked, "verb": ACTION_VERBS[action]})
+    if not asked:
         messages.info(request, "Select containers first.")
-    if summary:
-        messages.success(request, summary)
-    for r in failed:
+    for r in refused:
         messages.error(request, f"{r.name}: {r.message}")
+    if job is not None:
+        return redirect(job.get_absolute_url())
     return redirect(reverse("containers:list", kwargs={"eid": eid}) + _back_query(request))
+
+
+@requires("container.prune")
+@require_POST
+def container_prune(request: HttpRequest, eid: int) -> HttpResponse:
+    """Start a background removal of every stopped container (console/containers/prunes.py)."""
+    endpoint = get_object_or_404(Endpoint, pk=eid)
+    return prunes.started(request, prunes.start_prune("containers", request, endpoint))
+
+
+def _allowed(request: HttpRequest, endpoint: Endpoint, ids: list[str], action: str) -> tuple[list[str], list[ActionResult]]:
+    """The ids the user may act on, and a refusal (audited) for each of the others."""
+    allowed, refused = [], []
+    for cid in ids:
+        if policy.can(request.user, endpoint, f"container.{action}", cid):
+            allowed.append(cid)
+        else:
+            record_denied(request, f"not allowed: container.{action} on {cid[:12]}", endpoint)
+            refused.append(ActionResult(cid, cid[:12], False, "you are not allowed to do this"))
+    return allowed, refused
 
 
 def _names(endpoint: Endpoint) -> dict[str, str]:

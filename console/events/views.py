@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from console.accounts.access import admin_required
+from console.accounts.access import requires
 from console.endpoints.models import Endpoint
 from console.events.history import MAX_EVENTS, SINCE_LABELS, TYPES, EventQuery
 
@@ -21,7 +21,7 @@ ACTIONS = ("create", "start", "die", "stop", "kill", "restart", "destroy", "heal
            "rename", "pull", "tag", "untag", "delete", "connect", "disconnect", "mount", "unmount")
 
 
-@admin_required
+@requires("event.view")
 @require_GET
 def events_page(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)

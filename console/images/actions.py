@@ -11,7 +11,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from console.accounts.access import admin_required
+from console.accounts.access import requires
+from console.accounts.policy import PolicyViolation
 from console.endpoints.client import EngineError
 from console.images import operations
 from console.images.forms import (
@@ -27,7 +28,7 @@ from console.images.views import detail_context, endpoint_of
 STARTER_DOCKERFILE = "FROM busybox\n\n# RUN, COPY, ENV, CMD … as in any Dockerfile\nCMD [\"sh\", \"-c\", \"echo hello from Berth\"]\n"
 
 
-@admin_required
+@requires("image.pull")
 def pull(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     form = PullForm(request.POST or None, initial={"image": request.GET.get("image", "")})
@@ -38,21 +39,25 @@ def pull(request: HttpRequest, eid: int) -> HttpResponse:
                   status=400 if form.is_bound else 200)
 
 
-@admin_required
+@requires("image.build")
 def build(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     if request.method == "POST":
         form = BuildForm(request.POST, request.FILES)
         if form.is_valid():
-            job = operations.start_build(request, endpoint, form.cleaned_data)
-            return redirect(job.get_absolute_url())
+            try:
+                job = operations.start_build(request, endpoint, form.cleaned_data)
+            except PolicyViolation as exc:  # the endpoint's security settings (console/accounts/policy.py)
+                form.add_error("text", exc.message)
+            else:
+                return redirect(job.get_absolute_url())
     else:
         form = BuildForm(initial={"text": STARTER_DOCKERFILE})
     return render(request, "images/build.html", {"endpoint": endpoint, "form": form},
                   status=400 if form.is_bound else 200)
 
 
-@admin_required
+@requires("image.load")
 def load(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     form = LoadForm(request.POST or None, request.FILES or None)
@@ -72,7 +77,7 @@ def _detail_with(request: HttpRequest, eid: int, image_id: str, status: int, **f
     return render(request, "images/detail.html", detail_context(endpoint, found, **forms), status=status)
 
 
-@admin_required
+@requires("image.tag", resource="image_id")
 @require_POST
 def tag(request: HttpRequest, eid: int, image_id: str) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
@@ -90,7 +95,7 @@ def tag(request: HttpRequest, eid: int, image_id: str) -> HttpResponse:
     return _detail_with(request, eid, image_id, 400, tag_form=form)
 
 
-@admin_required
+@requires("image.push", resource="image_id")
 @require_POST
 def push(request: HttpRequest, eid: int, image_id: str) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
@@ -104,7 +109,7 @@ def push(request: HttpRequest, eid: int, image_id: str) -> HttpResponse:
     return redirect(job.get_absolute_url())
 
 
-@admin_required
+@requires("image.remove", resource="image_id")
 @require_POST
 def remove(request: HttpRequest, eid: int, image_id: str) -> HttpResponse:
     """Remove the image (ref = its ID) or untag one of its tags (ref = the tag); back to the list or the image."""

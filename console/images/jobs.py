@@ -25,6 +25,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from docker.utils import parse_repository_tag
 
+from console.accounts.ownership import record_owner
 from console.endpoints.client import EngineError
 from console.images import buildctx, streams
 from console.images.progress import LayerProgress
@@ -184,6 +185,8 @@ def build_image(job: JobContext) -> dict[str, Any]:
     if not image_id:
         raise JobFailed("The engine ended the build without naming an image.")
     tags = list(job.params.get("tags") or [])
+    if job.endpoint is not None:  # an image built through the console belongs to whoever built it (console/accounts)
+        record_owner(job.user, job.endpoint, "image", image_id, ", ".join(tags))
     job.progress(1.0, "Built " + (", ".join(tags) if tags else image_id[:19]))
     return {"image_id": image_id, "tags": tags, "links": [image_link(job, image_id)]}
 

@@ -18,6 +18,7 @@ import docker.errors
 from asgiref.sync import sync_to_async
 from django.core.files.uploadedfile import UploadedFile
 
+from console.accounts.policy import PolicyViolation, check_build
 from console.audit.log import record
 from console.audit.models import Activity
 from console.endpoints.client import endpoint_client
@@ -142,8 +143,16 @@ def start_push(request: Any, endpoint: Endpoint, tag: str) -> Job:
 
 
 def start_build(request: Any, endpoint: Endpoint, data: dict[str, Any]) -> Job:
-    """Build from the BuildForm's cleaned data (the context upload, if any, is kept for the worker)."""
+    """Build from the BuildForm's cleaned data (the context upload, if any, is kept for the worker).
+
+    Raises PolicyViolation (audited) when the Dockerfile asks for what the endpoint's security settings
+    forbid non-administrators (RUN --network=host, RUN --security=insecure)."""
     tags = list(data.get("tags") or [])
+    try:
+        check_build(getattr(request, "user", None), endpoint, "", data.get("text") or "")
+    except PolicyViolation as exc:
+        record(request, "image.build", ", ".join(tags) or "an image", Activity.DENIED, exc.message, endpoint)
+        raise
     params = {"tags": tags, "dockerfile": data.get("dockerfile") or "Dockerfile", "text": data.get("text") or "",
               "buildargs": data.get("buildargs") or {}, "nocache": bool(data.get("nocache")), "pull": bool(data.get("pull"))}
     files: dict[str, UploadedFile] = {"context": data["context"]} if data.get("context") else {}

@@ -14,6 +14,7 @@ urlpatterns = [
     path("pull/", actions.pull, name="pull"),
     path("build/", actions.build, name="build"),
     path("import/", actions.load, name="load"),
+    path("prune/", views.image_prune, name="prune"),
     path("<str:image_id>/", views.image_detail, name="detail"),
     path("<str:image_id>/tag/", actions.tag, name="tag"),
     path("<str:image_id>/push/", actions.push, name="push"),

@@ -17,9 +17,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from console.accounts.access import admin_required
+from console.accounts.access import requires
+from console.accounts.policy import visible
 from console.audit.log import record
 from console.audit.models import Activity
+from console.containers import prunes
 from console.endpoints.client import EngineError
 from console.endpoints.models import Endpoint
 from console.images import listing, operations, updates
@@ -45,7 +47,7 @@ def table_context(request: HttpRequest, endpoint: Endpoint) -> dict[str, Any]:
     context: dict[str, Any] = {"endpoint": endpoint, "q": q, "sort": sort, "desc": desc, "untagged": dangling,
                                "sorts": SORTS, "rows": [], "error": "", "total": 0, "total_size": 0}
     try:
-        all_rows = operations.list_rows(endpoint)
+        all_rows = visible(request.user, endpoint, "image", operations.list_rows(endpoint), key=lambda r: r.id)
     except EngineError as exc:
         context["error"] = exc.message
         return context
@@ -62,7 +64,7 @@ def table_context(request: HttpRequest, endpoint: Endpoint) -> dict[str, Any]:
     return context
 
 
-@admin_required
+@requires("image.view")
 def image_list(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     context = table_context(request, endpoint)
@@ -70,13 +72,13 @@ def image_list(request: HttpRequest, eid: int) -> HttpResponse:
     return render(request, "images/list.html", context)
 
 
-@admin_required
+@requires("image.view")
 def image_rows(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
     return render(request, "images/_table.html", table_context(request, endpoint))
 
 
-@admin_required
+@requires("image.pull")
 @require_POST
 def check_updates(request: HttpRequest, eid: int) -> HttpResponse:
     """Check every pulled tag against its registry now (in the background)."""
@@ -98,7 +100,16 @@ def check_updates(request: HttpRequest, eid: int) -> HttpResponse:
     return redirect("images:list", eid=eid)
 
 
-@admin_required
+@requires("image.prune")
+@require_POST
+def image_prune(request: HttpRequest, eid: int) -> HttpResponse:
+    """Start a background prune of dangling images (all=on: every image no container uses); console/containers/prunes.py."""
+    endpoint = get_object_or_404(Endpoint, pk=eid)
+    job = prunes.start_prune("images", request, endpoint, all_images=request.POST.get("all") == "on")
+    return prunes.started(request, job)
+
+
+@requires("image.view", resource="image_id")
 def image_detail(request: HttpRequest, eid: int, image_id: str) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     try:
@@ -125,7 +136,7 @@ def detail_context(endpoint: Endpoint, found: operations.ImageDetail, **forms: A
     }
 
 
-@admin_required
+@requires("image.export", resource="image_id")
 def image_export(request: HttpRequest, eid: int, image_id: str) -> HttpResponse:
     """`docker save` of the image (by ?ref=<tag> to keep the tag in the archive), streamed to the browser."""
     endpoint = get_object_or_404(Endpoint, pk=eid)

@@ -31,18 +31,20 @@ ACTIVE_LIMIT = 100
 
 
 class JobsConsumer(AsyncJsonWebsocketConsumer):
-    """Summaries of the caller's jobs (all jobs with ?all=1), live."""
+    """Summaries of the caller's jobs (all jobs with ?all=1, administrators only), live."""
+
+    access_action = "signed_in"  # any signed-in user, for their own jobs (console/accounts/access.py)
 
     groups_joined: list[str]
 
     async def connect(self) -> None:
         self.groups_joined = []
         await self.accept()
-        if not websocket_allowed(self.scope):
+        user = self.scope.get("user")
+        if not getattr(user, "is_authenticated", False):
             await self.close(code=REFUSED)
             return
-        user = self.scope["user"]
-        self.everyone = b"all=1" in self.scope.get("query_string", b"").split(b"&")
+        self.everyone = b"all=1" in self.scope.get("query_string", b"").split(b"&") and websocket_allowed(self.scope)
         names = [events.ALL_GROUP] if self.everyone else [events.USER_GROUP.format(user.pk)]
         for name in names:
             await self.channel_layer.group_add(name, self.channel_name)
@@ -71,14 +73,19 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
     """One job: a snapshot, then its changes and log text as they come."""
 
     group = ""
+    access_action = "signed_in"  # the job's owner, or an administrator
 
     async def connect(self) -> None:
         await self.accept()
-        if not websocket_allowed(self.scope):
+        user = self.scope.get("user")
+        if not getattr(user, "is_authenticated", False):
             await self.close(code=REFUSED)
             return
         job_id = self.scope["url_route"]["kwargs"]["job_id"]
-        if not await database_sync_to_async(Job.objects.filter(pk=job_id).exists)():
+        jobs = Job.objects.filter(pk=job_id)
+        if not websocket_allowed(self.scope):
+            jobs = jobs.filter(user_id=user.pk)  # others' jobs are not shown: "not found"
+        if not await database_sync_to_async(jobs.exists)():
             await self.close(code=NOT_FOUND)
             return
         self.group = events.JOB_GROUP.format(job_id)

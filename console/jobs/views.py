@@ -13,11 +13,11 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from console.accounts.access import admin_required
+from console.accounts.access import is_console_admin, record_denied, signed_in
 from console.jobs import lifecycle, recovery
 from console.jobs.models import Job
 
@@ -39,7 +39,7 @@ def filtered(request: HttpRequest) -> tuple[QuerySet[Job], dict[str, str]]:
         params["state"] = ""
     if params["kind"]:
         jobs = jobs.filter(kind=params["kind"])
-    if params["mine"]:
+    if params["mine"] or not is_console_admin(request.user):  # others' jobs are for administrators
         jobs = jobs.filter(user_id=request.user.pk)
     return jobs.defer("log"), params
 
@@ -53,29 +53,39 @@ def table_context(request: HttpRequest) -> dict[str, Any]:
             "state_filters": STATE_FILTERS}
 
 
-@admin_required
+@signed_in
 def job_list(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/list.html", table_context(request))
 
 
-@admin_required
+@signed_in
 def job_rows(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/_table.html", table_context(request))
 
 
-@admin_required
+def _own_job(request: HttpRequest, job_id: int) -> Job:
+    """The job, when the user started it or is an administrator; else 404 (others' jobs are not shown)."""
+    job = get_object_or_404(Job.objects.select_related("user", "endpoint"), pk=job_id)
+    if job.user_id != request.user.pk and not is_console_admin(request.user):
+        if request.method == "POST":
+            record_denied(request, "not your job")
+        raise Http404("no such job")
+    return job
+
+
+@signed_in
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     recovery.sweep()
-    job = get_object_or_404(Job.objects.select_related("user", "endpoint"), pk=job_id)
+    job = _own_job(request, job_id)
     result_text = json.dumps(job.result, indent=2, sort_keys=True) if job.result else ""
     return render(request, "jobs/detail.html", {"job": job, "result_text": result_text,
                                                 "log_offset": job.log_length - len(job.log)})
 
 
-@admin_required
+@signed_in
 @require_POST
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = get_object_or_404(Job, pk=job_id)
+    job = _own_job(request, job_id)
     text = lifecycle.cancel(job, request)
     messages.info(request, text)
     return redirect(request.POST.get("next") if _local(request.POST.get("next", "")) else job.get_absolute_url())

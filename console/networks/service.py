@@ -17,6 +17,7 @@ from typing import Any
 import docker.types
 from django.utils.dateparse import parse_datetime
 
+from console.accounts.ownership import forget, record_owner
 from console.audit.log import record
 from console.audit.models import Activity
 from console.endpoints.client import EngineError, endpoint_client
@@ -167,11 +168,13 @@ def create_network(request: Any, endpoint: Endpoint, spec: NetworkSpec) -> str:
     """Create the network; its ID."""
     made = _audited(request, endpoint, "network.create", spec.name, asdict(spec),
                     lambda api: api.create_network(**create_kwargs(spec)))
+    record_owner(getattr(request, "user", None), endpoint, "network", str(made["Id"]), spec.name)
     return str(made["Id"])
 
 
 def remove_network(request: Any, endpoint: Endpoint, ref: str, name: str) -> None:
     _audited(request, endpoint, "network.remove", name, {"id": ref}, lambda api: api.remove_network(ref))
+    forget(endpoint, "network", ref)
 
 
 def prune_networks(request: Any, endpoint: Endpoint) -> list[str]:

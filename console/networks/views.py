@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from console.accounts.access import admin_required
+from console.accounts.access import record_denied, requires
+from console.accounts.policy import can, visible
 from console.audit.log import record
 from console.audit.models import Activity
+from console.containers import prunes
 from console.containers.operations import list_rows
 from console.endpoints.client import EngineError
 from console.endpoints.models import Endpoint
@@ -31,14 +34,14 @@ def _endpoint(request: HttpRequest, eid: int) -> Endpoint:
     return endpoint
 
 
-@admin_required
+@requires("network.view")
 @require_GET
 def network_list(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = _endpoint(request, eid)
     q = (request.GET.get("q") or "").strip()[:200].lower()
     context: dict[str, Any] = {"endpoint": endpoint, "q": q, "networks": [], "total": 0, "error": ""}
     try:
-        networks = service.list_networks(endpoint)
+        networks = visible(request.user, endpoint, "network", service.list_networks(endpoint), key=lambda n: n.id)
     except EngineError as exc:
         context["error"] = exc.message
     else:
@@ -49,7 +52,7 @@ def network_list(request: HttpRequest, eid: int) -> HttpResponse:
     return render(request, "networks/list.html", context)
 
 
-@admin_required
+@requires("network.create")
 def network_create(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = _endpoint(request, eid)
     taken, engine_error = set(), ""
@@ -79,11 +82,12 @@ def _load(endpoint: Endpoint, nid: str) -> tuple[service.NetworkRow, list[servic
         raise
 
 
-def _connect_choices(endpoint: Endpoint, on_it: list[service.Attached]) -> list[tuple[str, str]]:
-    """Containers not yet on the network, for the picker (name → "name (state)")."""
+def _connect_choices(endpoint: Endpoint, on_it: list[service.Attached], user: Any) -> list[tuple[str, str]]:
+    """Containers `user` may see that are not yet on the network, for the picker (name → "name (state)")."""
     present = {a.id for a in on_it}
     try:
         rows = list_rows(endpoint)
+        rows = visible(user, endpoint, "container", rows, key=lambda r: r.id)
     except EngineError:
         return []
     return [(r.name, f"{r.name} ({r.state})") for r in sorted(rows, key=lambda r: r.name) if r.id not in present]
@@ -96,25 +100,25 @@ def _render_detail(request: HttpRequest, endpoint: Endpoint, nid: str, connect_f
     except EngineError as exc:
         return render(request, "networks/detail.html", {"endpoint": endpoint, "nid": nid, "error": exc.message}, status=502)
     if connect_form is None:
-        connect_form = ConnectForm(choices=_connect_choices(endpoint, on_it), subnet=net.subnet)
+        connect_form = ConnectForm(choices=_connect_choices(endpoint, on_it, request.user), subnet=net.subnet)
     context = {"endpoint": endpoint, "nid": nid, "net": net, "attached": on_it, "connect_form": connect_form,
                "can_connect": not net.builtin or net.name == "bridge", "labels": sorted(net.labels.items()),
                "options": sorted(net.options.items())}
     return render(request, "networks/detail.html", context, status=status)
 
 
-@admin_required
+@requires("network.view", resource="nid")
 @require_GET
 def network_detail(request: HttpRequest, eid: int, nid: str) -> HttpResponse:
     return _render_detail(request, _endpoint(request, eid), nid)
 
 
-@admin_required
+@requires("network.connect", resource="nid")
 @require_POST
 def network_connect(request: HttpRequest, eid: int, nid: str) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
     net, on_it = _load(endpoint, nid)
-    form = ConnectForm(request.POST, choices=_connect_choices(endpoint, on_it), subnet=net.subnet)
+    form = ConnectForm(request.POST, choices=_connect_choices(endpoint, on_it, request.user), subnet=net.subnet)
     if form.is_valid():
         d = form.cleaned_data
         try:
@@ -127,13 +131,17 @@ def network_connect(request: HttpRequest, eid: int, nid: str) -> HttpResponse:
     return _render_detail(request, endpoint, nid, form, status=400)
 
 
-@admin_required
+@requires("network.disconnect", resource="nid")
 @require_POST
 def network_disconnect(request: HttpRequest, eid: int, nid: str) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
     net, on_it = _load(endpoint, nid)
     container = request.POST.get("container", "")
     name = next((a.name for a in on_it if a.id == container or a.name == container), container)
+    held = next((a.id for a in on_it if a.id == container or a.name == container), container)
+    if not can(request.user, endpoint, "container.edit", held):  # the container must be theirs too
+        record_denied(request, f"not allowed: container.edit on {name}", endpoint)
+        raise PermissionDenied("not allowed: container.edit")
     try:
         service.disconnect(request, endpoint, net.id, net.name, container)
     except EngineError as exc:
@@ -143,7 +151,7 @@ def network_disconnect(request: HttpRequest, eid: int, nid: str) -> HttpResponse
     return redirect("networks:detail", eid=eid, nid=nid)
 
 
-@admin_required
+@requires("network.remove", resource="nid")
 @require_POST
 def network_remove(request: HttpRequest, eid: int, nid: str) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
@@ -163,18 +171,9 @@ def network_remove(request: HttpRequest, eid: int, nid: str) -> HttpResponse:
     return redirect("networks:list", eid=eid)
 
 
-@admin_required
+@requires("network.prune")
 @require_POST
 def network_prune(request: HttpRequest, eid: int) -> HttpResponse:
+    """Start a background prune of the unused networks (console/containers/prunes.py): its live panel or its page."""
     endpoint = get_object_or_404(Endpoint, pk=eid)
-    try:
-        removed = service.prune_networks(request, endpoint)
-    except EngineError as exc:
-        messages.error(request, f"Could not prune networks: {exc.message}")
-    else:
-        if removed:
-            messages.success(request, f"Removed {len(removed)} unused network{'s' if len(removed) != 1 else ''}: "
-                                      f"{', '.join(removed[:20])}{'…' if len(removed) > 20 else ''}.")
-        else:
-            messages.info(request, "No unused networks: nothing was removed.")
-    return redirect("networks:list", eid=eid)
+    return prunes.started(request, prunes.start_prune("networks", request, endpoint))

@@ -21,16 +21,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from console.accounts.access import is_console_admin
+from console.accounts.access import declare, is_console_admin, public
 from console.observe import health, metrics
 
 
+@public  # probes need no sign-in (console/accounts/access.py)
 @never_cache
 @require_safe
 def live(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"live": True})
 
 
+@public
 @never_cache
 @require_safe
 def ready(request: HttpRequest) -> JsonResponse:
@@ -49,6 +51,7 @@ def bearer_token_ok(request: HttpRequest) -> bool:
     return hmac.compare_digest(given.strip().encode(), wanted.encode())
 
 
+@declare("admin")  # administrators, or a scraper with BERTH_METRICS_TOKEN (checked below)
 @never_cache
 @require_safe
 def scrape(request: HttpRequest) -> HttpResponse:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from console.accounts.tokens import issue_token
 
 from console.audit.models import Activity
 from console.containers.models import ContainerSpec
@@ -118,9 +118,9 @@ def test_anonymous_is_401_and_non_admin_403(client, django_user_model, endpoint)
 
 def test_token_authentication(endpoint, django_user_model) -> None:  # type: ignore[no-untyped-def]
     admin = django_user_model.objects.create_user("robot", password="x" * 20, is_staff=True)
-    token = Token.objects.create(user=admin)
+    key = issue_token(admin).key  # hashed API tokens (console/accounts/tokens.py)
     client = Client()
-    assert client.get(base(endpoint), HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+    assert client.get(base(endpoint), HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
     assert_error(client.get(base(endpoint), HTTP_AUTHORIZATION="Token wrong"), 401)
 
 

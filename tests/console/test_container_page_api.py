@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rest_framework.authtoken.models import Token
+from console.accounts.tokens import issue_token
 from rest_framework.test import APIClient
 
 from console.audit.models import Activity
@@ -21,7 +21,7 @@ pytestmark = [
 @pytest.fixture
 def api(admin_user) -> APIClient:  # type: ignore[no-untyped-def]
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(admin_user).key}")  # hashed tokens (console/accounts)
     return client
 
 

@@ -185,7 +185,7 @@ def test_the_sidebar_switch_remembers_the_endpoint(admin_client) -> None:  # typ
     assert admin_client.get("/")["Location"] == f"/endpoints/{other.pk}/"
 
 
-@pytest.mark.parametrize("path", ["/endpoints/", "/endpoints/add/", "/activity/", "/account/token/"])
+@pytest.mark.parametrize("path", ["/endpoints/", "/endpoints/add/", "/activity/", "/users/"])  # /account/token/: every user's own
 def test_pages_need_an_administrator(client, django_user_model, path) -> None:  # type: ignore[no-untyped-def]
     response = client.get(path)
     assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
