@@ -1,9 +1,10 @@
 """Sending notifications: record a Delivery for a firing, then send it by webhook or e-mail, once per attempt.
 
 `record_firing()` makes the Delivery (or finds that the event was already
-recorded: None). `attempt()` sends it once and writes the outcome — sent, or
-the error and whether another attempt may follow; the Celery task in tasks.py
-retries with back-off. `send_test()` sends a rule's test notification at once
+recorded: None). `attempt()` claims it ("sending", one worker at a time), sends
+it once and writes the outcome — sent, or the error and whether another attempt
+may follow (due at `next_attempt_at`, after `backoff()`); the Celery task in
+tasks.py retries with that back-off. `send_test()` sends a rule's test notification at once
 and records it as a test delivery.
 
 Webhooks get `payload()` as JSON in a POST, with a timeout and no redirects
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_TIMEOUT = (5.0, 10.0)  # seconds to connect, to read the answer
 MAX_ATTEMPTS = 5
+RETRY_DELAYS = (5, 20, 60, 300)  # seconds before the 2nd, 3rd, ... attempt
 USER_AGENT = "Berth-console-notifications/1"
 
 
@@ -116,8 +118,26 @@ def send(channel: str, target: str, body: dict[str, Any]) -> Outcome:
     return send_webhook(target, body)
 
 
+def backoff(attempts: int) -> int:
+    """Seconds to wait after `attempts` failed attempts."""
+    return RETRY_DELAYS[min(max(attempts, 1), len(RETRY_DELAYS)) - 1]
+
+
+def claim(delivery: Delivery) -> bool:
+    """Mark a waiting (pending or retrying) delivery "sending" for this attempt; False if it is not waiting
+    (sent, failed, or another worker is sending it)."""
+    now = timezone.now()
+    claimed = Delivery.objects.filter(pk=delivery.pk, status__in=Delivery.WAITING).update(
+        status=Delivery.SENDING, attempted_at=now)
+    delivery.refresh_from_db()
+    return bool(claimed)
+
+
 def attempt(delivery: Delivery, final: bool = False) -> Outcome:
-    """Send `delivery` once with its rule's current target; write status, error and attempts. `final`: no retry follows."""
+    """Claim `delivery` and send it once with its rule's current target; write status, error, attempts and
+    when a retry is due. `final`: no retry follows. Not claimed (see `claim`): nothing is sent."""
+    if not claim(delivery):
+        return Outcome(delivery.status == Delivery.SENT, f"not sent now: it is {delivery.status}")
     rule = delivery.rule
     if rule is None:
         outcome = Outcome(False, "the rule was deleted before the notification went out")
@@ -130,9 +150,10 @@ def attempt(delivery: Delivery, final: bool = False) -> Outcome:
     else:
         again = outcome.retry and not final and delivery.attempts < MAX_ATTEMPTS
         delivery.status = Delivery.RETRYING if again else Delivery.FAILED
+        delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff(delivery.attempts)) if again else None
         outcome = Outcome(False, outcome.error, again)
         log.info("notification %s not sent (attempt %d): %s", delivery.pk, delivery.attempts, outcome.error)
-    delivery.save(update_fields=["attempts", "error", "status", "sent_at"])
+    delivery.save(update_fields=["attempts", "error", "status", "sent_at", "next_attempt_at"])
     return outcome
 
 

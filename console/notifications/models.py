@@ -3,7 +3,10 @@
 A `Rule` says: on this endpoint, when a container whose labels match
 `label_filter` does `kind`, tell `webhook_url` (POST JSON) or `email_to`.
 Each firing (or "send test") is a `Delivery`, whose status follows the sending:
-pending → sent | retrying → sent | failed. `event_key` is unique, so an event
+pending → sending → sent | retrying → sending → … | failed. "sending" is claimed by one
+worker for one attempt (`attempted_at`); a retry is due at `next_attempt_at`. A delivery
+left pending, retrying or sending well past those times (a worker died, a message was
+lost) is picked up by the sweep (console/notifications/sweeper.py). `event_key` is unique, so an event
 seen twice (the watcher replays a little after a reconnect) notifies once.
 `Watch` is what the watcher (manage.py watch_events) last said about an
 endpoint, for the notifications page.
@@ -56,8 +59,9 @@ class Rule(models.Model):
 
 
 class Delivery(models.Model):
-    PENDING, RETRYING, SENT, FAILED = "pending", "retrying", "sent", "failed"
-    STATUSES = ((PENDING, "pending"), (RETRYING, "retrying"), (SENT, "sent"), (FAILED, "failed"))
+    PENDING, SENDING, RETRYING, SENT, FAILED = "pending", "sending", "retrying", "sent", "failed"
+    STATUSES = ((PENDING, "pending"), (SENDING, "sending"), (RETRYING, "retrying"), (SENT, "sent"), (FAILED, "failed"))
+    WAITING = (PENDING, RETRYING)
 
     rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="notification_deliveries")
@@ -73,6 +77,8 @@ class Delivery(models.Model):
     status = models.CharField(max_length=16, choices=STATUSES, default=PENDING, db_index=True)
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
+    attempted_at = models.DateTimeField(null=True, blank=True)  # when the current/last attempt began
+    next_attempt_at = models.DateTimeField(null=True, blank=True)  # when a retry is due
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -9,7 +9,8 @@ stream. When the stream fails or ends, it says why (the `Watch` row the
 notifications page shows) and reconnects after a back-off that doubles up to
 MAX_BACKOFF, asking for the events since the last one it saw — so a short
 outage loses nothing; a watcher that starts again (the command was restarted)
-resumes after the last event its predecessor noted (Watch.last_event). Events seen twice are skipped here (a bounded memory of
+resumes after the last event its predecessor noted (Watch.last_event), and one
+watching an endpoint for the first time starts when its first rule was made. Events seen twice are skipped here (a bounded memory of
 event keys) and, for good measure, by Delivery.event_key being unique. Rules
 are re-read at most every RULES_TTL seconds. Each firing becomes a Delivery
 and is handed to `dispatch` (the Celery task by default). The supervisor also
@@ -61,8 +62,14 @@ def set_watch(endpoint_id: int, state: str, message: str = "") -> None:
 
 
 def resume_from(endpoint_id: int, now: float) -> float:
-    """Where a new watcher starts: after the last event an earlier one handled (within RESUME_WINDOW), else now."""
+    """Where a new watcher starts: after the last event an earlier one handled; for an endpoint watched for the
+    first time, when its first enabled rule was made (the supervisor notices new rules only every RELOAD_SECONDS,
+    and what happens meanwhile must still notify) — each within RESUME_WINDOW; else now."""
     last = Watch.objects.filter(endpoint_id=endpoint_id).values_list("last_event", flat=True).first()
+    if last is None:
+        first = Rule.objects.filter(endpoint_id=endpoint_id, enabled=True).order_by("created_at").values_list(
+            "created_at", flat=True).first()
+        last = first.timestamp() if first is not None else None
     return last if last is not None and now - RESUME_WINDOW < last <= now else now
 
 

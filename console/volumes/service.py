@@ -15,6 +15,8 @@ from typing import Any, BinaryIO
 
 from django.utils.dateparse import parse_datetime
 
+from console.accounts.ownership import forget, record_owner
+from console.accounts.policy import PolicyViolation, check_volume_options
 from console.audit.log import record
 from console.audit.models import Activity
 from console.endpoints.client import EngineError, endpoint_client
@@ -116,6 +118,11 @@ def create_volume(request: Any, endpoint: Endpoint, name: str, driver: str = "lo
                   options: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> str:
     """Create a volume; its name (the engine picks one when `name` is empty). Audited; raises EngineError."""
     details = {"driver": driver, "options": options or {}, "labels": labels or {}}
+    try:  # o=bind is a bind mount of a host path: the endpoint's security settings (console/accounts/policy.py)
+        check_volume_options(getattr(request, "user", None), endpoint, driver or "local", options or {})
+    except PolicyViolation as exc:
+        record(request, "volume.create", name, Activity.DENIED, exc.message, endpoint, **details)
+        raise EngineError(exc.message, 403) from None
     try:
         with endpoint_client(endpoint) as client:
             made = client.api.create_volume(name or None, driver=driver, driver_opts=options or None, labels=labels or None)
@@ -123,6 +130,7 @@ def create_volume(request: Any, endpoint: Endpoint, name: str, driver: str = "lo
         record(request, "volume.create", name, Activity.FAILURE, exc.message, endpoint, **details)
         raise
     record(request, "volume.create", made["Name"], Activity.SUCCESS, "", endpoint, **details)
+    record_owner(getattr(request, "user", None), endpoint, "volume", str(made["Name"]), str(made["Name"]))
     return str(made["Name"])
 
 
@@ -135,6 +143,7 @@ def remove_volume(request: Any, endpoint: Endpoint, name: str, force: bool = Fal
         record(request, "volume.remove", name, Activity.FAILURE, exc.message, endpoint, force=force)
         raise
     record(request, "volume.remove", name, Activity.SUCCESS, "", endpoint, force=force)
+    forget(endpoint, "volume", name)
 
 
 def prune_volumes(request: Any, endpoint: Endpoint) -> tuple[list[str], int]:

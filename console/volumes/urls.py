@@ -17,6 +17,7 @@ urlpatterns = [
     path("new/", views.volume_create, name="create"),
     path("prune/", views.volume_prune, name="prune"),
     path("import/", file_views.volume_import, name="import"),
+    path("exports/<int:job_id>/", file_views.export_download, name="export-download"),
     path("v/<str:name>/", views.volume_detail, name="detail"),
     path("v/<str:name>/remove/", views.volume_remove, name="remove"),
     path("v/<str:name>/files/", file_views.volume_files, name="files"),

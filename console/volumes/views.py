@@ -1,4 +1,4 @@
-"""Volume pages: the list (sizes load after it shows), create, a volume's page, remove, prune.
+"""Volume pages: the list (sizes load after it shows), create, a volume's page, remove, prune (a background job).
 
 Files (browse, download), export and import are in file_views.py. Every change
 goes through console/volumes/service.py, which audits it; the engine's refusals
@@ -14,13 +14,14 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from console.accounts.access import admin_required
+from console.accounts.access import requires
+from console.accounts.policy import visible
 from console.endpoints.client import EngineError
 from console.endpoints.models import Endpoint
-from console.volumes import service
+from console.containers import prunes
+from console.volumes import jobs, service
 from console.volumes.forms import ImportForm, VolumeForm
 
 
@@ -38,7 +39,7 @@ def _filter(volumes: list[service.VolumeRow], q: str, usage: str) -> list[servic
             and (usage != "used" or v.in_use) and (usage != "unused" or not v.in_use)]
 
 
-@admin_required
+@requires("volume.view")
 @require_GET
 def volume_list(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = _endpoint(request, eid)
@@ -46,7 +47,7 @@ def volume_list(request: HttpRequest, eid: int) -> HttpResponse:
     context: dict[str, Any] = {"endpoint": endpoint, "q": q, "usage": usage if usage in ("used", "unused") else "",
                                "volumes": [], "total": 0, "error": "", "import_form": ImportForm()}
     try:
-        volumes = service.list_volumes(endpoint)
+        volumes = visible(request.user, endpoint, "volume", service.list_volumes(endpoint), key=lambda v: v.name)
     except EngineError as exc:
         context["error"] = exc.message
     else:
@@ -55,7 +56,7 @@ def volume_list(request: HttpRequest, eid: int) -> HttpResponse:
     return render(request, "volumes/list.html", context)
 
 
-@admin_required
+@requires("volume.view")
 @require_GET
 def volume_sizes(request: HttpRequest, eid: int) -> JsonResponse:
     """{"sizes": {name: {"bytes": n, "text": "1.2 MB"}}} from the engine's disk usage, or {"error": "..."} (502)."""
@@ -68,7 +69,7 @@ def volume_sizes(request: HttpRequest, eid: int) -> JsonResponse:
                                    for name, n in measured.items()}})
 
 
-@admin_required
+@requires("volume.create")
 def volume_create(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = _endpoint(request, eid)
     form = VolumeForm(request.POST or None, endpoint=endpoint)
@@ -95,7 +96,7 @@ def load_volume(endpoint: Endpoint, name: str) -> service.VolumeRow:
         raise
 
 
-@admin_required
+@requires("volume.view", resource="name")
 @require_GET
 def volume_detail(request: HttpRequest, eid: int, name: str) -> HttpResponse:
     endpoint = _endpoint(request, eid)
@@ -108,7 +109,7 @@ def volume_detail(request: HttpRequest, eid: int, name: str) -> HttpResponse:
     return render(request, "volumes/detail.html", context)
 
 
-@admin_required
+@requires("volume.remove", resource="name")
 @require_POST
 def volume_remove(request: HttpRequest, eid: int, name: str) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=eid)
@@ -134,19 +135,9 @@ def _in_use_message(endpoint: Endpoint, name: str, exc: EngineError) -> str:
             f"The engine said: {exc.message}")
 
 
-@admin_required
+@requires("volume.prune")
 @require_POST
 def volume_prune(request: HttpRequest, eid: int) -> HttpResponse:
+    """Start a background prune of the unused volumes. htmx gets the job's live panel; a plain post, its page."""
     endpoint = get_object_or_404(Endpoint, pk=eid)
-    try:
-        removed, reclaimed = service.prune_volumes(request, endpoint)
-    except EngineError as exc:
-        messages.error(request, f"Could not prune volumes: {exc.message}")
-    else:
-        if removed:
-            messages.success(request, f"Removed {len(removed)} unused volume{'s' if len(removed) != 1 else ''}, "
-                                      f"{filesizeformat(reclaimed)} freed: {', '.join(removed[:20])}"
-                                      f"{'…' if len(removed) > 20 else ''}.")
-        else:
-            messages.info(request, "No unused volumes: nothing was removed.")
-    return redirect(reverse("volumes:list", kwargs={"eid": eid}))
+    return prunes.started(request, jobs.start_prune(request, endpoint))

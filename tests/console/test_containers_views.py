@@ -1,4 +1,5 @@
-"""The containers list, its table partial and bulk actions, against the session's real Berth engine."""
+"""The containers list and its table partial, against the session's real Berth engine (bulk actions, which run as
+jobs: tests/console/test_bulk_actions.py)."""
 
 from __future__ import annotations
 
@@ -75,57 +76,6 @@ def test_the_table_partial_filters_searches_and_sorts(admin_client, endpoint, ru
     response = admin_client.get(rows, {"q": "no-such-container-anywhere"}, HTTP_HX_REQUEST="true")
     assert "No containers match" in response.content.decode()
     assert response["HX-Replace-Url"] == reverse("containers:list", kwargs={"eid": endpoint.pk}) + "?q=no-such-container-anywhere"
-
-
-def bulk(client, endpoint, action: str, *ids: str, force: bool = False, htmx: bool = True):  # type: ignore[no-untyped-def]
-    data = {"action": action, "ids": list(ids), **({"force": "on"} if force else {})}
-    extra = {"HTTP_HX_REQUEST": "true"} if htmx else {}
-    return client.post(reverse("containers:bulk", kwargs={"eid": endpoint.pk}), data, **extra)
-
-
-def test_bulk_actions_change_containers_and_are_audited(admin_client, endpoint, run_busybox, docker) -> None:  # type: ignore[no-untyped-def]
-    a, b = run_busybox(*POLITE, name=name()), run_busybox(*POLITE, name=name())
-    for action, expected in (("pause", "paused"), ("unpause", "running"), ("stop", "exited"), ("start", "running"),
-                             ("restart", "running"), ("kill", "exited")):
-        response = bulk(admin_client, endpoint, action, a, b)
-        assert response.status_code == 200, action
-        assert response["HX-Trigger"] == "containers-changed"
-        assert "could not be" not in response.content.decode(), (action, response.content.decode())
-        assert (state(docker, a), state(docker, b)) == (expected, expected), action
-    assert Activity.objects.filter(action="container.pause", outcome=Activity.SUCCESS, details__id=a).exists()
-    assert Activity.objects.filter(action="container.kill").count() == 2
-
-    response = bulk(admin_client, endpoint, "remove", a, b)
-    assert b"Removed 2 containers." in response.content
-    assert docker("ps", "-aq", "--no-trunc").stdout.split().count(a) == 0
-
-
-def test_bulk_actions_show_each_containers_error(admin_client, endpoint, run_busybox, docker) -> None:  # type: ignore[no-untyped-def]
-    running = run_busybox(*POLITE, name=name())
-    stopped = docker("create", "--name", name(), "busybox", "true").stdout.strip()
-
-    body = bulk(admin_client, endpoint, "unpause", running, stopped).content.decode()
-    assert "2 containers could not be resumed" in body
-    assert f"Container {running} is not paused" in body  # the engine's own words
-    failures = Activity.objects.filter(action="container.unpause", outcome=Activity.FAILURE)
-    assert failures.count() == 2 and f"{running} is not paused" in failures.get(details__id=running).message
-
-    body = bulk(admin_client, endpoint, "remove", running).content.decode()
-    assert "could not be removed" in body and "Stop the container before attempting removal or force remove" in body
-    assert state(docker, running) == "running"
-    body = bulk(admin_client, endpoint, "remove", running, force=True).content.decode()
-    assert "Removed 1 container." in body
-    assert Activity.objects.filter(action="container.remove", outcome=Activity.SUCCESS, details__force=True).exists()
-
-
-def test_bulk_actions_work_without_javascript(admin_client, endpoint, run_busybox, docker) -> None:  # type: ignore[no-untyped-def]
-    cid = run_busybox(*POLITE, name=name())
-    response = bulk(admin_client, endpoint, "stop", cid, htmx=False)
-    assert response.status_code == 302
-    page = admin_client.get(response["Location"])
-    assert "Stopped 1 container." in [str(m) for m in page.context["messages"]]
-    assert state(docker, cid) == "exited"
-    assert bulk(admin_client, endpoint, "explode", cid).status_code == 400
 
 
 def test_only_administrators_see_or_change_containers(client, django_user_model, endpoint) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Network pages against the session's real Berth engine: list, create, detail, connect, disconnect, remove, prune;
+"""Network pages against the session's real Berth engine: list, create, detail, connect, disconnect, remove (prune, a job: test_prune_jobs.py);
 and the walk a new user makes: a network and a volume, then a container on both (through the containers API)."""
 
 from __future__ import annotations
@@ -140,19 +140,6 @@ def test_the_engines_refusal_lands_on_its_field(admin_client, endpoint, docker, 
     assert response.status_code == 400
     assert "overlaps" in " ".join(response.context["form"].errors["subnet"])
     assert Activity.objects.get(action="network.create", target=second).outcome == Activity.FAILURE
-
-
-def test_prune_keeps_networks_in_use(admin_client, endpoint, docker, made, run_busybox) -> None:  # type: ignore[no-untyped-def]
-    used, unused = fresh("used"), fresh("unused")
-    made["networks"].extend([used, unused])
-    docker("network", "create", used, check=True)
-    docker("network", "create", unused, check=True)
-    run_busybox("sleep", "60", args=("--network", used))
-    response = admin_client.post(url("prune", endpoint.pk), follow=True)
-    assert unused in " ".join(str(m) for m in response.context["messages"])
-    assert docker("network", "inspect", unused).returncode != 0
-    assert docker("network", "inspect", used).returncode == 0
-    assert docker("network", "inspect", "bridge").returncode == 0
 
 
 def test_an_unknown_network_is_a_404_and_a_gone_engine_is_said(admin_client, endpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]

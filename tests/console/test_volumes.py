@@ -1,4 +1,6 @@
-"""Volume pages against the session's real Berth engine: list, create, detail, remove, prune; files, export, import."""
+"""Volume pages against the session's real Berth engine: list, create, detail, remove; files; the transfer functions.
+
+Export, import and prune run as jobs: tests/console/test_volumes_jobs.py."""
 
 from __future__ import annotations
 
@@ -136,16 +138,6 @@ def test_a_volume_in_use_is_not_removed_and_the_page_says_by_whom(admin_client, 
     assert response.status_code == 302 and docker("volume", "inspect", name).returncode != 0
 
 
-def test_prune_removes_unused_volumes_only(admin_client, endpoint, docker, volume_names, run_busybox) -> None:  # type: ignore[no-untyped-def]
-    kept, gone = fresh("kept"), fresh("gone")
-    volume_names.extend([kept, gone])
-    docker("volume", "create", gone, check=True)
-    run_busybox("sleep", "60", args=("-v", f"{kept}:/srv"))
-    admin_client.post(url("prune", endpoint.pk))
-    assert docker("volume", "inspect", gone).returncode != 0
-    assert docker("volume", "inspect", kept).returncode == 0
-
-
 def test_browse_and_download_read_the_volume_through_a_helper(admin_client, endpoint, docker, volume_names) -> None:  # type: ignore[no-untyped-def]
     name = fresh()
     volume_names.append(name)
@@ -185,55 +177,6 @@ def test_paths_out_of_the_volume_are_refused(admin_client, endpoint, docker, vol
         with pytest.raises(Exception, match=words):
             browse.open_file(endpoint, name, path)
     assert not helpers(docker)
-
-
-def test_export_remove_import_and_the_data_is_back(admin_client, endpoint, docker, volume_names, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    name = fresh()
-    volume_names.append(name)
-    fill(docker, name, "mkdir -p /data/db && head -c 200000 /dev/urandom > /data/db/blob && echo 42 > /data/db/answer "
-                       "&& chown -R 123:456 /data/db && md5sum /data/db/blob > /data/sum")
-
-    response = admin_client.get(url("export", endpoint.pk, name))
-    assert response.status_code == 200 and response["Content-Type"] == "application/x-tar"
-    assert response["Content-Disposition"].startswith(f'attachment; filename="{name}-')
-    archive = tmp_path / "backup.tar"
-    archive.write_bytes(body_of(response))
-    with tarfile.open(archive) as t:
-        assert {"./db/blob", "./db/answer", "./sum"} <= set(t.getnames())
-    assert Activity.objects.get(action="volume.export", target=name).outcome == Activity.SUCCESS
-
-    docker("volume", "rm", name, check=True)
-    with archive.open("rb") as f:
-        response = admin_client.post(url("import", endpoint.pk), {"name": name, "archive": f})
-    assert response.status_code == 302, response.content.decode()[:3000]
-    assert response["Location"] == url("detail", endpoint.pk, name)
-
-    check = docker("run", "--rm", "-v", f"{name}:/data", "busybox", "sh", "-c",
-                   "cat /data/db/answer && md5sum -c /data/sum && stat -c '%u:%g' /data/db/blob")
-    assert check.returncode == 0, check.stderr
-    assert check.stdout.split("\n")[0] == "42" and ": OK" in check.stdout and "123:456" in check.stdout
-    assert Activity.objects.get(action="volume.import", target=name).outcome == Activity.SUCCESS
-    assert not helpers(docker)
-
-
-def test_a_bad_archive_is_refused_on_its_field_and_nothing_is_made(admin_client, endpoint, docker) -> None:  # type: ignore[no-untyped-def]
-    name = fresh()
-    response = admin_client.post(url("import", endpoint.pk), {"name": name, "archive": io.BytesIO(b"not a tar" * 100)})
-    assert response.status_code == 400
-    assert "Not a tar archive" in response.context["form"].errors["archive"][0]
-    assert docker("volume", "inspect", name).returncode != 0
-
-    evil = io.BytesIO()
-    with tarfile.open(fileobj=evil, mode="w") as t:
-        info = tarfile.TarInfo("../outside")
-        info.size = 2
-        t.addfile(info, io.BytesIO(b"hi"))
-    evil.seek(0)
-    evil.name = "evil.tar"
-    response = admin_client.post(url("import", endpoint.pk), {"name": name, "archive": evil})
-    assert response.status_code == 400
-    assert "is not a path inside the volume" in response.context["form"].errors["archive"][0]
-    assert docker("volume", "inspect", name).returncode != 0
 
 
 def test_import_into_an_existing_volume_feeds_a_large_archive_in_acknowledged_pieces(endpoint, docker, volume_names) -> None:  # type: ignore[no-untyped-def]

@@ -9,8 +9,10 @@ bound here to 127.0.0.1 on a free port and handed to Daphne as a file
 descriptor, so no other process can take the port in between. `stop()` ends
 Daphne (its own process group, started here) and removes the directory.
 
-No Celery worker: nothing a page does right away goes through it (only the
-stats history, sampled by a periodic task, does).
+No Celery worker by default: a test whose pages start background jobs (console/jobs) starts one
+with `start_worker()`, and the notification watcher with `start_watcher()`; each runs in its own
+process group against this console's settings (same database, same Redis) and ends with
+`stop_process()` (the test's fixture calls it; `stop()` ends any still running).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from tests.support.engine import REPO
 
 DAPHNE = Path(sys.executable).with_name("daphne")
+CELERY = Path(sys.executable).with_name("celery")
 ADMIN_USERNAME = "admin"  # what `manage.py ensure_admin` creates
 
 
@@ -45,6 +48,7 @@ class ConsoleServer:
         self.port = 0
         self.username = ADMIN_USERNAME
         self.password = ""
+        self.background: list[subprocess.Popen[bytes]] = []
 
     @property
     def url(self) -> str:
@@ -112,8 +116,46 @@ class ConsoleServer:
         except FileNotFoundError:
             return ""
 
+    def start_background(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Run `argv` beside the console (its settings, its own process group, output in <var>/<name>.log)."""
+        with open(self.var / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(argv, cwd=REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        self.background.append(proc)
+        return proc
+
+    def start_worker(self, name: str = "e2e") -> subprocess.Popen[bytes]:
+        """A Celery worker for this console's jobs (one process; no beat: tests do not wait for periodic tasks)."""
+        return self.start_background(f"worker-{name}", [str(CELERY), "-A", "console", "worker", "-c", "1", "--pool", "solo",
+                                                        "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+                                                        "--loglevel", "INFO"])
+
+    def start_watcher(self) -> subprocess.Popen[bytes]:
+        """`manage.py watch_events`: follows the endpoints with notification rules and sends what they fire."""
+        return self.start_background("watcher", [sys.executable, "manage.py", "watch_events"])
+
+    def stop_process(self, proc: subprocess.Popen[bytes]) -> None:
+        """End a process started by start_background (SIGTERM to its group, SIGKILL after 20 s)."""
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc in self.background:
+            self.background.remove(proc)
+
+    def background_log(self, name: str, n: int = 40) -> str:
+        try:
+            return "\n".join((self.var / f"{name}.log").read_text(errors="replace").splitlines()[-n:])
+        except FileNotFoundError:
+            return ""
+
     def stop(self) -> None:
         """End Daphne (SIGTERM, then SIGKILL after 10 s) and remove the console's files."""
+        for proc in list(self.background):
+            self.stop_process(proc)
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
