@@ -27,6 +27,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from console.accounts.access import websocket_allowed
+from console.accounts.policy import visible_events
 from console.endpoints.client import EngineError, endpoint_client
 from console.endpoints.models import Endpoint
 from console.observe.context import in_this_context
@@ -39,17 +40,19 @@ REFUSED, NO_SUCH_ENDPOINT, ENGINE_GONE = 4403, 4404, 4502
 
 
 class EngineEventsConsumer(AsyncJsonWebsocketConsumer):
-    """One browser socket ↔ one engine event stream, forwarded in batches."""
+    """One browser socket ↔ one engine event stream, forwarded in batches (only events about what the user may see)."""
+
+    access_action = "event.view"
 
     async def connect(self) -> None:
         # Accept first, then close with a reason: a close before the handshake reaches the
         # browser as 1006, and Berth.socket would keep retrying a refusal.
         await self.accept()
-        if not websocket_allowed(self.scope):
-            await self.close(code=REFUSED)
-            return
         eid = self.scope["url_route"]["kwargs"]["eid"]
         self.endpoint = await database_sync_to_async(Endpoint.objects.filter(pk=eid).first)()
+        if not await database_sync_to_async(websocket_allowed)(self.scope, self.access_action, self.endpoint):
+            await self.close(code=NO_SUCH_ENDPOINT if self.endpoint is None and websocket_allowed(self.scope) else REFUSED)
+            return
         if self.endpoint is None:
             await self.close(code=NO_SUCH_ENDPOINT)
             return
@@ -120,6 +123,8 @@ class EngineEventsConsumer(AsyncJsonWebsocketConsumer):
                     problem = item
                 else:
                     batch.append(item)
+            if batch:  # only what the user may see (console/accounts/policy.py)
+                batch = await database_sync_to_async(visible_events)(self.scope["user"], self.endpoint, batch)
             if batch:
                 await self.send_json({"events": batch})
                 sent_at = self.loop.time()

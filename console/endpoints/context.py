@@ -14,7 +14,9 @@ def endpoints(request: HttpRequest) -> dict[str, Any]:
         return {}
     match = getattr(request, "resolver_match", None)
     eid = (match.kwargs.get("eid") if match else None) or request.session.get("endpoint_id")
-    all_endpoints = list(Endpoint.objects.all())
+    from console.accounts.policy import endpoints_for  # only endpoints the user has a role on
+
+    all_endpoints = endpoints_for(request.user, Endpoint.objects.all())
     current = next((e for e in all_endpoints if e.pk == eid), None) if eid else None
     if current is None:
         current = next((e for e in all_endpoints if e.is_local), all_endpoints[0] if all_endpoints else None)

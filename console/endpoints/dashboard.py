@@ -61,7 +61,7 @@ def summarize(endpoint: Endpoint, timeout: float = PROBE_TIMEOUT, with_events: b
             events = recent_events(client) if with_events else []
     except EngineError as exc:
         log.warning("endpoint %s: %s", endpoint.name, exc.message)
-        return Dashboard(EndpointStatus(endpoint, error=exc.message))
+        return Dashboard(EndpointStatus(endpoint, error=exc.message, tls_error=exc.tls))
     return Dashboard(status, image_bytes=image_bytes, events=events, **health)
 
 

@@ -31,12 +31,13 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = Endpoint
-        fields = ("name", "url", "tls_ca", "tls_cert", "tls_key")
-        labels = {"name": "Name", "url": "Engine URL", "tls_ca": "CA certificate",
+        fields = ("name", "url", "environment", "tls_ca", "tls_cert", "tls_key")
+        labels = {"name": "Name", "url": "Engine URL", "environment": "Environment", "tls_ca": "CA certificate",
                   "tls_cert": "Client certificate", "tls_key": "Client key"}
         help_texts = {
             "name": "Letters, digits, - and _; shown in the endpoint menu.",
             "url": URL_HELP,
+            "environment": "The group it is listed under on the endpoints page and the overview.",
             "tls_ca": "The CA that signed the engine's certificate (ca.pem). Without it the engine's certificate is not verified.",
             "tls_cert": "This console's client certificate (cert.pem).",
         }
@@ -65,6 +66,7 @@ class EndpointForm(forms.ModelForm):
             self.fields["url"].help_text = "The local engine's URL follows the BERTH_ENGINE_HOST setting."
         if not stored_key and not (self.instance.pk and self.instance.tls_cert):
             del self.fields["clear_tls"]
+        self.fields["environment"].empty_label = "No environment"
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -125,7 +127,7 @@ class EndpointForm(forms.ModelForm):
 
     def changed_summary(self) -> list[str]:
         """The names of the fields this edit changes (for the activity log); never their secret values."""
-        names = [n for n in self.changed_data if n in ("name", "url", "tls_ca", "tls_cert")]
+        names = [n for n in self.changed_data if n in ("name", "url", "environment", "tls_ca", "tls_cert")]
         if self.cleaned_data.get("tls_key") != self.stored_key:
             names.append("tls_key")
         return names

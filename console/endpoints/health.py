@@ -31,6 +31,7 @@ class EndpointStatus:
 
     endpoint: Endpoint
     error: str = ""
+    tls_error: bool = False  # the error is a failed TLS handshake (certificates), not a silent engine
     platform: str = ""
     version: str = ""
     api_version: str = ""
@@ -52,6 +53,13 @@ class EndpointStatus:
         return not self.error
 
     @property
+    def health(self) -> str:
+        """"reachable", "tls-error" (it answers, but the certificates do not match) or "unreachable"."""
+        if self.up:
+            return "reachable"
+        return "tls-error" if self.tls_error else "unreachable"
+
+    @property
     def engine_name(self) -> str:
         """"Berth Engine" or "Docker Engine - Community": the engine's own name for itself."""
         return self.platform or "Engine"
@@ -71,7 +79,7 @@ def probe(endpoint: Endpoint, timeout: float = PROBE_TIMEOUT) -> EndpointStatus:
             return status_from(endpoint, client)
     except EngineError as exc:
         log.warning("endpoint %s: %s", endpoint.name, exc.message)
-        return EndpointStatus(endpoint, error=exc.message)
+        return EndpointStatus(endpoint, error=exc.message, tls_error=exc.tls)
 
 
 def probe_all(endpoints: Iterable[Endpoint], timeout: float = PROBE_TIMEOUT) -> list[EndpointStatus]:
@@ -92,7 +100,7 @@ def status_from(endpoint: Endpoint, client: docker.DockerClient) -> EndpointStat
     networks = api.networks() or []
     return EndpointStatus(
         endpoint,
-        platform=(version.get("Platform") or {}).get("Name", ""),
+        platform=engine_platform(version),
         version=version.get("Version", "") or info.get("ServerVersion", ""),
         api_version=version.get("ApiVersion", ""),
         os=info.get("OperatingSystem", "") or version.get("Os", ""),
@@ -108,3 +116,14 @@ def status_from(endpoint: Endpoint, client: docker.DockerClient) -> EndpointStat
         cpus=info.get("NCPU", 0) or 0,
         memory=info.get("MemTotal", 0) or 0,
     )
+
+
+def engine_platform(version: dict[str, Any]) -> str:
+    """The engine's name for itself from GET /version: Platform.Name ("Berth Engine", "Docker Engine -
+    Community"), else its first component's ("Engine" is what Docker builds without a platform name say)."""
+    name = (version.get("Platform") or {}).get("Name") or ""
+    if name:
+        return name
+    components = version.get("Components") or []
+    first = (components[0].get("Name") or "") if components and isinstance(components[0], dict) else ""
+    return "Docker Engine" if first == "Engine" else first

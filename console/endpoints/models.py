@@ -16,6 +16,24 @@ def validate_engine_url(value: str) -> None:
         raise ValidationError(message[:1].upper() + message[1:] + ".") from None
 
 
+class Environment(models.Model):
+    """A named group of endpoints ("production", "lab"), as Portainer groups its environments.
+
+    Endpoints belong to at most one environment; removing an environment leaves its
+    endpoints ungrouped (never removes them). Names are unique and shown as they are.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    description = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Endpoint(models.Model):
     """An engine the console manages: the local Berth engine, another Berth engine, or a Docker engine.
 
@@ -34,6 +52,8 @@ class Endpoint(models.Model):
     tls_cert = models.TextField(blank=True, default="")
     tls_key = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The group it is listed under; None: "no environment".
+    environment = models.ForeignKey(Environment, null=True, blank=True, on_delete=models.SET_NULL, related_name="endpoints")
 
     @property
     def uses_tls(self) -> bool:

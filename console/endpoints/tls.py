@@ -2,17 +2,19 @@
 
 `tls_errors()` is the whole contract: given the URL and the three PEM texts (after
 `merge_tls` applied the write-only key rule), it returns a message per field that is
-wrong, or nothing. The certificate and key are loaded into an `ssl` context, so a
+wrong, or nothing; plain tcp:// to another host is one of the wrongs. The certificate and key are loaded into an `ssl` context, so a
 key that does not belong to its certificate is caught here rather than at the first
 connection.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import ssl
 import tempfile
+from urllib.parse import urlsplit
 
 CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 KEY_RE = re.compile(r"-----BEGIN ((RSA|EC|ENCRYPTED) )?PRIVATE KEY-----.+?-----END ((RSA|EC|ENCRYPTED) )?PRIVATE KEY-----", re.S)
@@ -31,8 +33,30 @@ def merge_tls(stored_key: str, ca: str, cert: str, key: str) -> tuple[str, str, 
     return ca, cert, key
 
 
+PLAIN_TCP_REFUSED = ("Plain TCP is only allowed to this host (127.0.0.1, localhost): anyone on the network could "
+                     "take over an engine reached without TLS. Give the engine's CA, a client certificate and key "
+                     "below, or use \u201cAdd a Berth engine\u201d, which issues them.")
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether a tcp:// URL names this host (localhost or a loopback address)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def tls_errors(url: str, ca: str, cert: str, key: str) -> dict[str, str]:
-    """Per-field messages for TLS material that cannot work; empty when all is well (or no TLS)."""
+    """Per-field messages for TLS material that cannot work; empty when all is well.
+
+    Plain TCP (no client certificate) is refused for any host but this one, as the
+    engine refuses to listen on it (engine/config.py).
+    """
+    if url.startswith("tcp://") and not cert and not is_loopback_url(url):
+        return {"url": PLAIN_TCP_REFUSED}
     if not (ca or cert or key):
         return {}
     if not url.startswith("tcp://"):
