@@ -30,10 +30,12 @@ from django.views import static
 from console.containers.routing import websocket_urlpatterns as container_ws
 from console.endpoints.routing import websocket_urlpatterns as endpoint_ws
 from console.jobs.routing import websocket_urlpatterns as jobs_ws
+from console.stacks.routing import websocket_urlpatterns as stacks_ws
 from console.observe.asgi import WebsocketObserver
 
 # Websocket routes of every app (consumers for logs, stats, events, exec).
 websocket_urlpatterns: list = [*endpoint_ws, *container_ws, *jobs_ws]
+websocket_urlpatterns += stacks_ws  # combined stack logs (console/stacks/routing.py)
 
 
 class CollectedStaticFiles(ASGIStaticFilesHandler):

@@ -17,6 +17,7 @@ urlpatterns = [
     path("registries/", include("console.registries.urls")),
     path("endpoints/<int:eid>/networks/", include("console.networks.urls")),
     path("endpoints/<int:eid>/volumes/", include("console.volumes.urls")),
+    path("endpoints/<int:eid>/stacks/", include("console.stacks.urls")),
     path("endpoints/<int:eid>/events/", include("console.events.urls")),
     path("endpoints/<int:eid>/notifications/", include("console.notifications.urls")),
     path("api/", include("console.api.urls")),

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class StacksConfig(AppConfig):
+    name = "console.stacks"
+    label = "stacks"
+    verbose_name = "Stacks"
