@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 RANK = {NONE: 0, READONLY: 1, OPERATOR: 2, STANDARD: 3, ADMIN: 4}
 KINDS = ("container", "stack", "volume", "network", "image")
+NAMED_KINDS = ("volume", "stack")  # rows keyed by name (a stack's compose project name), matched exactly
 
 _OPERATE = ("start", "stop", "restart", "kill", "pause", "unpause", "resume", "exec")
 ACTIONS: dict[str, str] = {
@@ -40,7 +41,7 @@ ACTIONS: dict[str, str] = {
     **{f"{kind}.view": READONLY for kind in (*KINDS, "event", "job")},
     "container.logs": READONLY, "container.stats": READONLY, "container.inspect": READONLY,
     **{f"container.{verb}": OPERATOR for verb in _OPERATE},
-    "stack.start": OPERATOR, "stack.stop": OPERATOR,
+    "stack.logs": READONLY, "stack.start": OPERATOR, "stack.stop": OPERATOR, "stack.restart": OPERATOR,
     **{f"container.{verb}": STANDARD for verb in ("create", "remove", "edit", "duplicate", "rename")},
     **{f"image.{verb}": STANDARD for verb in ("pull", "build", "load", "tag", "push", "remove", "export")},
     **{f"volume.{verb}": STANDARD for verb in ("create", "remove", "files", "export", "import")},
@@ -50,6 +51,7 @@ ACTIONS: dict[str, str] = {
     # Endpoint-wide changes stay with the endpoint's administrators.
     **{f"{kind}.prune": ADMIN for kind in ("image", "volume", "network", "container")},
     "endpoint.manage": ADMIN,
+    "stack.adopt": ADMIN,  # a limited project (made outside the console) is for administrators until adopted
 }
 
 
@@ -106,11 +108,12 @@ def control_for(endpoint: Any, kind: str, ident: str) -> ResourceControl | None:
     """The ownership row of resource `ident` (full ID, an ID prefix of 12+ characters, or its name)."""
     ident = ident.removeprefix("sha256:")
     match = Q(resource_id=ident) | Q(resource_id=f"sha256:{ident}") | Q(name=ident)
-    if len(ident) >= 12:
+    if len(ident) >= 12 and kind not in NAMED_KINDS:  # a name is not an ID prefix ("web" must not find "web2")
         match |= Q(resource_id__startswith=ident) | Q(resource_id__startswith=f"sha256:{ident}")
     controls = list(ResourceControl.objects.filter(match, endpoint=endpoint, kind=kind))
+    exact = [c for c in controls if c.resource_id.removeprefix("sha256:") == ident]
     by_id = [c for c in controls if c.resource_id.removeprefix("sha256:").startswith(ident)]
-    return (by_id or controls or [None])[0]
+    return (exact or by_id or controls or [None])[0]
 
 
 def may_see(user: Any, control: ResourceControl | None, kind: str) -> bool:
@@ -315,3 +318,15 @@ def enforce_in_context(body: dict[str, Any], target: str = "") -> None:
 
         record(SimpleNamespace(user=user, META={}), action, target, Activity.DENIED, exc.message, endpoint)
         raise
+
+
+def owner_in_context(kind: str, resource_id: str, name: str = "") -> None:
+    """Inside `acting_as` (a stack deploy): the container, volume or network just made belongs to the deploying
+    user (or to administrators when they are one), as what the console's forms make does. Nothing outside one."""
+    actor = _acting.get()
+    if actor is None:
+        return
+    from console.accounts.ownership import record_owner  # ownership imports this module
+
+    user, endpoint, _action = actor
+    record_owner(user, endpoint, kind, resource_id, name)

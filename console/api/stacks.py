@@ -13,7 +13,9 @@ Routes (under /api/endpoints/<eid>/stacks/):
     POST   /<sid>/start/ | stop/ → 202 job
 
 Validation is the pages' form (console/stacks/forms.py); every change is audited; long work is a job
-(console/stacks/jobs.py) whose progress is at /api/jobs/<id>/. Access: the API's default permission.
+(console/stacks/jobs.py) whose progress is at /api/jobs/<id>/. Access: each view's `required_action`
+(console/accounts/policy.py: stack.view, stack.deploy, stack.update, stack.start/stop, stack.remove) and, per
+stack, its owner (console/stacks/permissions.py); lists hold only the stacks the caller may see.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,7 +38,7 @@ from console.audit.log import record
 from console.audit.models import Activity
 from console.endpoints.client import EngineError
 from console.endpoints.models import Endpoint
-from console.stacks import discovery, service
+from console.stacks import discovery, permissions, service
 from console.stacks.compose import ComposeError
 from console.stacks.edit_views import create_and_deploy, queue_action, save_and_redeploy
 from console.stacks.forms import StackForm
@@ -139,18 +141,24 @@ class StacksAPIView(APIView):
     def endpoint(self) -> Endpoint:
         return get_object_or_404(Endpoint, pk=self.kwargs["eid"])
 
-    def stack(self) -> Stack:
-        return get_object_or_404(Stack, pk=self.kwargs["sid"], endpoint_id=self.kwargs["eid"])
+    def stack(self, action: str) -> Stack:
+        """The stack of the URL when the caller may do `action` on it (404 / 403, a refused change audited)."""
+        return permissions.stack_for(self.request, self.kwargs["eid"], self.kwargs["sid"], action)
 
 
 class StackList(StacksAPIView):
+    required_action = {"GET": "stack.view", "POST": "stack.deploy"}
+
     @extend_schema(tags=TAGS, operation_id="stacks_list", summary="List stacks (managed and limited)",
                    responses={200: StackSummarySerializer(many=True), **ERRORS})
     def get(self, request: Request, eid: int) -> Response:
         endpoint = self.endpoint()
         found = discovery.projects(endpoint)
-        stacks = {s.name: s for s in Stack.objects.filter(endpoint=endpoint)}
-        names = sorted(set(stacks) | set(found))
+        managed = list(Stack.objects.filter(endpoint=endpoint).select_related("endpoint"))
+        stacks = {s.name: s for s in permissions.visible_stacks(request.user, managed)}
+        if not permissions.sees_limited(request.user, endpoint):  # limited projects: administrators only
+            found = {n: p for n, p in found.items() if n in stacks}
+        names = sorted(set(stacks) | (set(found) - {s.name for s in managed}))
         return Response([summary(n, stacks.get(n), found.get(n)) for n in names])
 
     @extend_schema(tags=TAGS, operation_id="stacks_create", summary="Create a stack and deploy it",
@@ -165,6 +173,8 @@ class StackList(StacksAPIView):
 
 
 class StackValidate(StacksAPIView):
+    required_action = "stack.deploy"
+
     @extend_schema(tags=TAGS, operation_id="stacks_validate", summary="Check a compose file (nothing is deployed)",
                    request=StackInputSerializer,
                    responses={200: inline_serializer("StackValidation", {
@@ -177,6 +187,10 @@ class StackValidate(StacksAPIView):
         incoming.is_valid(raise_exception=True)
         d = incoming.validated_data
         stack = Stack.objects.filter(pk=request.query_params.get("stack") or 0, endpoint=endpoint).first()
+        if stack is not None and not permissions.may(request.user, stack, "stack.update"):
+            stack = None  # someone else's stack: its directory and files are not the caller's to use
+        if request.query_params.get("adopt") and not permissions.sees_limited(request.user, endpoint):
+            raise PermissionDenied("adopting a project is for administrators")
         name = d.get("name") or (stack.name if stack else "") or "stack"
         working_dir, files = (stack.working_dir, tuple(stack.config_files or ())) if stack else adoptable_dir(
             endpoint, request.query_params.get("adopt", ""))
@@ -191,10 +205,12 @@ class StackValidate(StacksAPIView):
 
 
 class StackDetail(StacksAPIView):
+    required_action = {"GET": "stack.view", "PUT": "stack.update", "DELETE": "stack.remove"}
+
     @extend_schema(tags=TAGS, operation_id="stacks_retrieve", summary="One stack with its containers",
                    responses={200: StackDetailSerializer, **ERRORS})
     def get(self, request: Request, eid: int, sid: int) -> Response:
-        stack = self.stack()
+        stack = self.stack("stack.view")
         project, errors = discovery.spread_project(stack.endpoints(), stack.name)  # every endpoint it is placed on
         if errors and project is None:
             raise EngineError("; ".join(errors))
@@ -207,7 +223,7 @@ class StackDetail(StacksAPIView):
     @extend_schema(tags=TAGS, operation_id="stacks_update", summary="Change the file or variables and redeploy",
                    request=StackInputSerializer, responses=JOB_RESPONSES)
     def put(self, request: Request, eid: int, sid: int) -> Response:
-        stack = self.stack()
+        stack = self.stack("stack.update")
         form = validated_form(request, stack.endpoint, stack=stack, working_dir=stack.working_dir,
                               config_files=tuple(stack.config_files or ()))
         job = save_and_redeploy(request, stack, form.cleaned_data["compose"], form.variables,
@@ -219,7 +235,7 @@ class StackDetail(StacksAPIView):
                    parameters=[OpenApiParameter("volumes", bool, description="Also remove its named volumes")],
                    responses=JOB_RESPONSES)
     def delete(self, request: Request, eid: int, sid: int) -> Response:
-        stack = self.stack()
+        stack = self.stack("stack.remove")
         volumes = request.query_params.get("volumes") in ("1", "true", "yes")
         with transaction.atomic():
             job = queue_action(request, stack, "remove", volumes=volumes)
@@ -227,12 +243,14 @@ class StackDetail(StacksAPIView):
 
 
 class StackAction(StacksAPIView):
+    required_action = "stack.{action}"
+
     @extend_schema(tags=TAGS, operation_id="stacks_action", summary="Start or stop every container of the stack",
                    request=None, responses=JOB_RESPONSES)
     def post(self, request: Request, eid: int, sid: int, action: str) -> Response:
-        stack = self.stack()
         if action not in ("start", "stop"):
             raise ValidationError({"action": ["start or stop"]})
+        stack = self.stack(f"stack.{action}")
         with transaction.atomic():
             job = queue_action(request, stack, action)
         return accepted(job)

@@ -7,7 +7,8 @@ Protocol (server → browser): `{"containers": ["app_1", "db_1"]}` first, then
 ordered by time), `{"ended": who}` when one container's stream ends (it stopped), and
 `{"error": "..."}` before a close with 4502 when the engine cannot be asked. The browser sends nothing.
 
-Lifecycle: `connect()` accepts, refuses non-administrators (4403), unknown stacks (4404) and bad queries
+Lifecycle: `connect()` accepts, refuses users without stack.logs on the endpoint or on this stack (4403;
+console/stacks/permissions.py), unknown stacks (4404) and bad queries
 (4400), lists the project's containers on every endpoint the stack uses (Stack.endpoints()), then holds
 ONE engine log stream per container, on the container's own endpoint (StreamThread,
 console/containers/engine_streams.py). `disconnect()` stops them all. At most MAX_PENDING lines wait for
@@ -29,10 +30,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from console.accounts.access import websocket_allowed
 from console.containers.engine_streams import StreamThread, open_stream
 from console.containers.log_lines import LogParser, LogQuery
-from console.stacks import discovery
+from console.stacks import discovery, permissions
 from console.stacks.models import Stack
 
 REFUSED, NOT_FOUND, BAD_QUERY, ENGINE_GONE = 4403, 4404, 4400, 4502
+ACTION = "stack.logs"
 FLUSH_INTERVAL = 0.1
 MAX_PENDING = 5000
 MAX_TAIL = 2000
@@ -42,6 +44,14 @@ def _stack(eid: int, sid: int) -> Stack | None:
     return Stack.objects.select_related("endpoint").filter(pk=sid, endpoint_id=eid).first()
 
 
+def _refused(scope: dict[str, Any], eid: int) -> bool:
+    """Whether the user lacks stack.logs on endpoint `eid` (an unknown endpoint: refused too)."""
+    from console.endpoints.models import Endpoint
+
+    endpoint = Endpoint.objects.filter(pk=eid).first()
+    return not websocket_allowed(scope, ACTION, endpoint)
+
+
 def short_name(project: str, container: str) -> str:
     """`course_app_1` → `app_1` (docker-compose's log prefix)."""
     return container.removeprefix(f"{project}_")
@@ -49,7 +59,7 @@ def short_name(project: str, container: str) -> str:
 
 class StackLogsConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "stack-logs-need-no-layer"  # no group: each socket holds its own engine streams
-    access_action = ""  # administrators only: websocket_allowed(scope) below (console/accounts/access.py)
+    access_action = "stack.logs"  # the role on the endpoint, then the stack's owner (console/stacks/permissions.py)
 
     pumps: list[StreamThread]
     sender: asyncio.Task | None = None
@@ -57,13 +67,16 @@ class StackLogsConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.pumps = []
         await self.accept()
-        if not websocket_allowed(self.scope):
+        kwargs = self.scope["url_route"]["kwargs"]
+        if await database_sync_to_async(_refused)(self.scope, kwargs["eid"]):
             await self.close(code=REFUSED)
             return
-        kwargs = self.scope["url_route"]["kwargs"]
         stack = await database_sync_to_async(_stack)(kwargs["eid"], kwargs["sid"])
         if stack is None:
             await self.close(code=NOT_FOUND)
+            return
+        if not await database_sync_to_async(permissions.may)(self.scope.get("user"), stack, ACTION):
+            await self.close(code=REFUSED)
             return
         params = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
         try:

@@ -8,14 +8,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.accounts.access import admin_required
+from console.accounts.access import requires
 from console.audit.log import record
 from console.audit.models import Activity
 from console.endpoints.models import Endpoint
-from console.stacks import catalog, jobs
+from console.stacks import catalog, jobs, permissions
 from console.stacks.forms import StackForm, rows_from
 from console.stacks.models import Stack
 from console.stacks.views import endpoint_of, engine_projects
@@ -37,12 +37,13 @@ def create_and_deploy(request: HttpRequest, endpoint: Endpoint, form: StackForm,
     stack = Stack.objects.create(endpoint=endpoint, name=c["name"], compose=c["compose"], variables=form.variables,
                                  env_file=c.get("env_file", ""), origin=Stack.CONSOLE, created_by=request.user,
                                  created_by_name=request.user.get_username())
+    permissions.own(request.user, stack)  # a standard user's stack is theirs (console/stacks/permissions.py)
     record(request, action, stack.name, Activity.SUCCESS, "", endpoint, stack=stack.pk,
            services=[s.name for s in c["loaded"].project.services], **details)
     return jobs.start(jobs.DEPLOY, stack, request)
 
 
-@admin_required
+@requires("stack.deploy")
 def stack_create(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     if request.method != "POST":
@@ -58,7 +59,7 @@ def stack_create(request: HttpRequest, eid: int) -> HttpResponse:
     return redirect(job.get_absolute_url())
 
 
-@admin_required
+@requires("stack.deploy")
 def template_list(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     missing, error = catalog.availability(endpoint)
@@ -66,7 +67,7 @@ def template_list(request: HttpRequest, eid: int) -> HttpResponse:
     return render(request, "stacks/templates.html", {"endpoint": endpoint, "entries": entries, "error": error})
 
 
-@admin_required
+@requires("stack.deploy")
 def template_deploy(request: HttpRequest, eid: int, index: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     template = catalog.get(index)
@@ -89,11 +90,11 @@ def template_deploy(request: HttpRequest, eid: int, index: int) -> HttpResponse:
     return redirect(job.get_absolute_url())
 
 
-@admin_required
+@requires("stack.update")
 def stack_edit(request: HttpRequest, eid: int, sid: int) -> HttpResponse:
     """Edit the file and variables, then redeploy: only services whose configuration changed are recreated."""
     endpoint = endpoint_of(request, eid)
-    stack = get_object_or_404(Stack, pk=sid, endpoint=endpoint)
+    stack = permissions.stack_for(request, eid, sid, "stack.update")
     if request.method != "POST":
         form = StackForm(endpoint=endpoint, stack=stack, initial={"name": stack.name, "compose": stack.compose,
                                                                   "env_file": stack.env_file})
@@ -126,13 +127,12 @@ def queue_action(request: HttpRequest, stack: Stack, action: str, **params: obje
     return jobs.start(kind, stack, request, **params)
 
 
-@admin_required
+@requires("stack.{action}")
 @require_POST
 def stack_action(request: HttpRequest, eid: int, sid: int, action: str) -> HttpResponse:
-    endpoint = get_object_or_404(Endpoint, pk=eid)
-    stack = get_object_or_404(Stack, pk=sid, endpoint=endpoint)
     if action not in ("stop", "start", "remove"):
         raise Http404("no such action")
+    stack = permissions.stack_for(request, eid, sid, f"stack.{action}")
     params = {"volumes": request.POST.get("volumes") == "on"} if action == "remove" else {}
     with transaction.atomic():
         job = queue_action(request, stack, action, **params)

@@ -24,7 +24,7 @@ from console.accounts.policy import acting_as
 from console.endpoints.client import endpoint_client
 from console.endpoints.models import Endpoint
 from console.endpoints.placement import spanning_networks
-from console.stacks import service
+from console.stacks import permissions, service
 from console.stacks.compose import ComposeError, spread
 from console.stacks.compose import apply as compose
 from console.stacks.compose.model import Project
@@ -170,5 +170,6 @@ def remove(job: JobContext) -> dict[str, Any]:
         except compose.ApplyError as exc:
             raise JobFailed(exc.message) from None
     stack.delete()
+    permissions.forget(stack)  # its ownership row: a later project of the same name starts afresh
     job.progress(1.0, "Removed {containers} containers, {networks} networks, {volumes} volumes".format(**removed))
     return {**removed, "links": [{"label": "Stacks", "url": reverse("stacks:list", kwargs={"eid": stack.endpoint_id})}]}

@@ -14,13 +14,15 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from console.accounts.access import admin_required
+from console.accounts import policy
+from console.accounts.access import requires
+from console.accounts.ownership import card_context
 from console.audit.log import record
 from console.audit.models import Activity
 from console.endpoints.client import EngineError
 from console.endpoints.models import Endpoint
 from console.jobs.models import Job
-from console.stacks import discovery, service
+from console.stacks import discovery, permissions, service
 from console.stacks.forms import StackForm, rows_from
 from console.stacks.models import Stack
 
@@ -39,19 +41,24 @@ def engine_projects(endpoint: Endpoint, name: str | None = None) -> tuple[dict[s
         return {}, exc.message
 
 
-@admin_required
+@requires("stack.view")
 def stack_list(request: HttpRequest, eid: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
     found, error = engine_projects(endpoint)
     stacks = list(Stack.objects.filter(endpoint=endpoint))
     stacks += [s for s in Stack.objects.exclude(endpoint=endpoint).select_related("endpoint")
                if endpoint.pk in (s.placement or {}).values()]  # spread here from another endpoint
-    managed = {s.name for s in stacks}
-    rows = [{"stack": s, "project": found.get(s.name)} for s in stacks]
+    managed = {s.name for s in stacks}  # before filtering: a stack hidden from the user is not "limited" either
+    stacks = permissions.visible_stacks(request.user, stacks)
+    rows = [{"stack": s, "project": found.get(s.name), "editable": permissions.may(request.user, s, "stack.update")}
+            for s in stacks]
     limited = [p for name, p in sorted(found.items()) if name not in managed]
-    active = Job.objects.filter(endpoint=endpoint, kind__startswith="stack.", state__in=Job.ACTIVE)[:5]
+    limited = limited if permissions.sees_limited(request.user, endpoint) else []
+    active = Job.objects.filter(endpoint=endpoint, kind__startswith="stack.", state__in=Job.ACTIVE)
+    active = (active if permissions.sees_limited(request.user, endpoint) else active.filter(user=request.user))[:5]
     return render(request, "stacks/list.html", {"endpoint": endpoint, "rows": rows, "limited": limited, "error": error,
-                                                "active_jobs": active})
+                                                "active_jobs": active,
+                                                "can_deploy": policy.can(request.user, endpoint, "stack.deploy")})
 
 
 def detail_context(endpoint: Endpoint, stack: Stack) -> dict[str, Any]:
@@ -74,25 +81,27 @@ def detail_context(endpoint: Endpoint, stack: Stack) -> dict[str, Any]:
             "problems": problems, "spread": len(endpoints) > 1, "stack_endpoints": [e.name for e in endpoints]}
 
 
-@admin_required
+@requires("stack.view")
 def stack_detail(request: HttpRequest, eid: int, sid: int) -> HttpResponse:
     endpoint = endpoint_of(request, eid)
-    stack = get_object_or_404(Stack, pk=sid, endpoint=endpoint)
+    stack = permissions.stack_for(request, eid, sid, "stack.view")
     context = detail_context(endpoint, stack)
     context["active_jobs"] = Job.objects.filter(endpoint=endpoint, kind__startswith="stack.", state__in=Job.ACTIVE,
                                                 params__stack=stack.pk)[:3]
+    context["can"] = permissions.actions_for(request.user, stack)
+    context.update(card_context(request, stack.endpoint, permissions.KIND, stack.name, stack.name))
     return render(request, "stacks/detail.html", context)
 
 
-@admin_required
+@requires("stack.view")
 def stack_services(request: HttpRequest, eid: int, sid: int) -> HttpResponse:
     """The services table alone (the page swaps it in when a container of the stack changes)."""
     endpoint = get_object_or_404(Endpoint, pk=eid)
-    stack = get_object_or_404(Stack, pk=sid, endpoint=endpoint)
+    stack = permissions.stack_for(request, eid, sid, "stack.view")
     return render(request, "stacks/_services.html", {**detail_context(endpoint, stack), "oob": True})
 
 
-@admin_required
+@requires("stack.adopt")
 def stack_adopt(request: HttpRequest, eid: int, name: str) -> HttpResponse:
     """Take a project made elsewhere under the console's management: its compose file from the host if readable,
     else pasted. Nothing on the engine changes; a redeploy afterwards recreates its containers (new labels)."""
@@ -134,6 +143,7 @@ def _adopt(request: HttpRequest, endpoint: Endpoint, form: StackForm, working_di
                                  env_file=c.get("env_file", ""), origin=Stack.ADOPTED, working_dir=working_dir,
                                  config_files=list(project.config_files), created_by=request.user,
                                  created_by_name=request.user.get_username())
+    permissions.own(request.user, stack)  # the adopter (an administrator: limited projects are theirs to see)
     record(request, "stack.adopt", stack.name, Activity.SUCCESS, "", endpoint, stack=stack.pk,
            working_dir=working_dir, from_host=bool(working_dir))
     return stack

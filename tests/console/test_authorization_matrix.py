@@ -54,8 +54,8 @@ EXPECTED: dict[str, str | dict[str, str]] = {
     "networks:disconnect": S, "networks:remove": S,
     "volumes:list": R, "volumes:sizes": R, "volumes:create": S, "volumes:prune": E, "volumes:import": S,
     "volumes:detail": R, "volumes:remove": S, "volumes:files": S, "volumes:download": S, "volumes:export": S, "volumes:export-download": S,
-    "stacks:list": A, "stacks:create": A, "stacks:templates": A, "stacks:template": A, "stacks:adopt": A,
-    "stacks:detail": A, "stacks:services": A, "stacks:edit": A, "stacks:action": A,
+    "stacks:list": R, "stacks:create": S, "stacks:templates": S, "stacks:template": S, "stacks:adopt": E,
+    "stacks:detail": R, "stacks:services": R, "stacks:edit": S, "stacks:action": O,  # action=stop
     "events:page": R,
     "notifications:list": A, "notifications:deliveries": A, "notifications:create": A, "notifications:edit": A,
     "notifications:delete": A, "notifications:test": A,
@@ -75,7 +75,8 @@ EXPECTED: dict[str, str | dict[str, str]] = {
     "api-volume-import": A, "api-volume-export-file": A, "api-events": R,
     "api-notification-rules": A, "api-notification-rule": A, "api-notification-rule-test": A,
     "api-notifications-sent": A,
-    "api-stacks": A, "api-stacks-validate": A, "api-stack": A, "api-stack-action": A,
+    "api-stacks": {"GET": R, "POST": S}, "api-stacks-validate": S, "api-stack": {"GET": R, "PUT": S, "DELETE": S},
+    "api-stack-action": O,  # action=stop
     "activity": A, "activity-export": A,
     "login": P, "login-code": P, "logout": P,
     "account": N, "api-token": N, "account-2fa": N, "account-password": N,
@@ -85,7 +86,7 @@ EXPECTED: dict[str, str | dict[str, str]] = {
 }
 # Websocket routes → lowest role (the consumer's access_action).
 WS_EXPECTED = {"ws-endpoint-events": R, "ws-container-logs": R, "ws-container-stats": R, "ws-container-exec": O,
-               "ws-jobs": N, "ws-job": N, "ws-stack-logs": A}
+               "ws-jobs": N, "ws-job": N, "ws-stack-logs": R}
 DRF_METHODS = ("get", "post", "put", "patch", "delete")
 
 

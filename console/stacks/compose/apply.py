@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import docker
 import docker.errors
 
-from console.accounts.policy import PolicyViolation, enforce_in_context
+from console.accounts.policy import PolicyViolation, enforce_in_context, owner_in_context
 from console.stacks.compose import plan as planning
 from console.stacks.compose.model import PROJECT_LABEL, Project, Service
 from console.stacks.compose.spec import container_plan
@@ -78,9 +78,10 @@ def ensure_networks(api: docker.APIClient, project: Project, report: Reporter) -
         if net.external:
             raise ApplyError(f"network {net.name} is declared external but does not exist; create it first")
         report.log(f"Creating network {net.name}")
-        api.create_network(net.name, driver=net.driver or None, options=dict(net.driver_opts) or None,
-                           internal=net.internal, labels=dict(net.labels), check_duplicate=True,
-                           attachable=net.attachable or None)
+        made = api.create_network(net.name, driver=net.driver or None, options=dict(net.driver_opts) or None,
+                                  internal=net.internal, labels=dict(net.labels), check_duplicate=True,
+                                  attachable=net.attachable or None)
+        owner_in_context("network", str(made.get("Id") or net.name), net.name)
 
 
 def ensure_volumes(api: docker.APIClient, project: Project, report: Reporter) -> None:
@@ -98,6 +99,7 @@ def ensure_volumes(api: docker.APIClient, project: Project, report: Reporter) ->
         report.log(f"Creating volume {vol.name}")
         api.create_volume(vol.name, driver=vol.driver or None, driver_opts=dict(vol.driver_opts) or None,
                           labels=dict(vol.labels))
+        owner_in_context("volume", vol.name, vol.name)
 
 
 # -- containers --------------------------------------------------------------------------------------
@@ -113,6 +115,7 @@ def create_container(api: docker.APIClient, project: Project, service: Service, 
     except PolicyViolation as exc:
         raise ApplyError(f"{service.name}: {exc.message}") from None
     created = api.create_container_from_config(made.body, name=made.name)
+    owner_in_context("container", str(created["Id"]), made.name)
     for network, endpoint_config in made.connect:
         api.connect_container_to_network(created["Id"], network, aliases=endpoint_config.get("Aliases"),
                                          ipv4_address=(endpoint_config.get("IPAMConfig") or {}).get("IPv4Address"))
