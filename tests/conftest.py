@@ -30,10 +30,15 @@ def engine() -> Iterator[EngineProcess]:
 
 @pytest.fixture
 def docker(engine: EngineProcess):  # type: ignore[no-untyped-def]
-    """`docker(*args)` against the session's engine; containers made in the test are removed after it."""
+    """`docker(*args)` against the session's engine; containers made in the test are removed after it,
+    then the volumes made in it (which those containers may have held, so other fixtures could not)."""
     before = set(engine.docker("ps", "-aq", "--no-trunc").stdout.split())
+    volumes_before = set(engine.docker("volume", "ls", "-q").stdout.split())
     yield engine.docker
     after = set(engine.docker("ps", "-aq", "--no-trunc").stdout.split())
     made = sorted(after - before)
     if made:
         engine.docker("rm", "-f", *made, timeout=120)
+    volumes = sorted(set(engine.docker("volume", "ls", "-q").stdout.split()) - volumes_before)
+    if volumes:
+        engine.docker("volume", "rm", "-f", *volumes, timeout=120)
