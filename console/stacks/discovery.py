@@ -44,6 +44,7 @@ class EngineProject:
     containers: list[ContainerRow] = field(default_factory=list)
     working_dir: str = ""
     config_files: list[str] = field(default_factory=list)
+    on_this_host: bool = False  # its engine runs here (a unix socket), so its label paths are this host's
 
     @property
     def services(self) -> list[str]:
@@ -105,6 +106,7 @@ def projects(endpoint: Endpoint, name: str | None = None) -> dict[str, EnginePro
         project = labels.get(PROJECT_LABEL, "")
         entry = found[project]
         entry.name = project
+        entry.on_this_host = endpoint.url.startswith("unix://")
         entry.working_dir = entry.working_dir or labels.get(WORKDIR_LABEL, "")
         if not entry.config_files and labels.get(FILES_LABEL):
             entry.config_files = [f for f in labels[FILES_LABEL].split(",") if f]
@@ -145,8 +147,11 @@ def readable_compose(project: EngineProject) -> tuple[str, str] | None:
     """(path, text) of the project's first compose file, when the console's host can read it.
 
     Labels are written by whoever made the containers, so only files that look like compose files
-    (.yml, .yaml, .json, at most MAX_COMPOSE_BYTES) are read — not whatever path a label names.
+    (.yml, .yaml, .json, at most MAX_COMPOSE_BYTES) are read — not whatever path a label names — and
+    only for an engine on this host: a remote engine's paths name files of another machine.
     """
+    if not project.on_this_host:
+        return None
     for path in project.compose_paths():
         try:
             if path.suffix not in COMPOSE_SUFFIXES or not path.is_file() or path.stat().st_size > MAX_COMPOSE_BYTES:

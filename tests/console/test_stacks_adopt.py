@@ -154,3 +154,17 @@ volumes:
         real("volume", "rm", f"{name}_data")
         real("rmi", tag)
         engine.docker("rmi", tag)
+
+
+def test_label_paths_are_read_only_for_engines_on_this_host(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A remote engine's compose labels name another machine's files: the console never reads them here."""
+    from console.stacks.discovery import EngineProject, readable_compose
+
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    (tmp_path / "secret.txt").write_text("not a compose file\n")
+    here = EngineProject("p", working_dir=str(tmp_path), config_files=["docker-compose.yml"], on_this_host=True)
+    assert readable_compose(here) == (str(tmp_path / "docker-compose.yml"), "services: {}\n")
+    remote = EngineProject("p", working_dir=str(tmp_path), config_files=["docker-compose.yml"], on_this_host=False)
+    assert readable_compose(remote) is None
+    other = EngineProject("p", working_dir=str(tmp_path), config_files=["secret.txt"], on_this_host=True)
+    assert readable_compose(other) is None
