@@ -92,14 +92,19 @@ class EngineEventsConsumer(AsyncJsonWebsocketConsumer):
                 if self.closing.is_set():
                     self.close_stream()
                 for event in self.stream:
-                    self.loop.call_soon_threadsafe(self.enqueue, event)
+                    self.post(event)
         except EngineError as exc:
             problem = exc.message
         except Exception as exc:  # the stream broke mid-read; say so rather than die silently
             problem = f"the engine's event stream failed: {exc}"
         if not self.closing.is_set():
             log.info("events for endpoint %s: %s", self.endpoint.name, problem)
-            self.loop.call_soon_threadsafe(self.enqueue, problem)
+            self.post(problem)
+
+    def post(self, item: dict[str, Any] | str) -> None:
+        """From the reader thread: queue `item` on the socket's loop (nothing if that loop has closed meanwhile)."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.enqueue, item)
 
     def enqueue(self, item: dict[str, Any] | str) -> None:
         with contextlib.suppress(asyncio.QueueFull):

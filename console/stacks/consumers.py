@@ -28,6 +28,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from console.accounts.access import websocket_allowed
+from console.containers.consumers import call_soon
 from console.containers.engine_streams import StreamThread, open_stream
 from console.containers.log_lines import LogParser, LogQuery
 from console.stacks import discovery, permissions
@@ -112,11 +113,11 @@ class StackLogsConsumer(AsyncWebsocketConsumer):
         def on_chunk(data: bytes) -> None:
             lines = parser.feed(data)
             if lines:
-                loop.call_soon_threadsafe(self.queue, [[who, c.service, s, ts, text] for s, ts, text in lines])
+                call_soon(loop, self.queue, [[who, c.service, s, ts, text] for s, ts, text in lines])
 
         def on_end(error: str | None) -> None:
             rest = parser.flush()
-            loop.call_soon_threadsafe(self.queue, [[who, c.service, s, ts, text] for s, ts, text in rest], who)
+            call_soon(loop, self.queue, [[who, c.service, s, ts, text] for s, ts, text in rest], who)
 
         pump = StreamThread(self.endpoints.get(c.endpoint_id, stack.endpoint), lambda api: open_stream(api, "/containers/{0}/logs", c.id, params),
                             on_chunk, on_end, name=f"stack-logs-{c.short_id}")
