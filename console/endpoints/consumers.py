@@ -92,7 +92,8 @@ class EngineEventsConsumer(AsyncJsonWebsocketConsumer):
                 if self.closing.is_set():
                     self.close_stream()
                 for event in self.stream:
-                    self.post(event)
+                    if not self.post(event):
+                        break  # the socket's loop is gone: nobody reads any more
         except EngineError as exc:
             problem = exc.message
         except Exception as exc:  # the stream broke mid-read; say so rather than die silently
@@ -101,10 +102,16 @@ class EngineEventsConsumer(AsyncJsonWebsocketConsumer):
             log.info("events for endpoint %s: %s", self.endpoint.name, problem)
             self.post(problem)
 
-    def post(self, item: dict[str, Any] | str) -> None:
-        """From the reader thread: queue `item` on the socket's loop (nothing if that loop has closed meanwhile)."""
-        with contextlib.suppress(RuntimeError):
+    def post(self, item: dict[str, Any] | str) -> bool:
+        """From the reader thread: queue `item` on the socket's loop. False, and the engine stream closed,
+        when that loop has closed meanwhile (the socket's server or test client is gone)."""
+        try:
             self.loop.call_soon_threadsafe(self.enqueue, item)
+        except RuntimeError:
+            self.closing.set()
+            self.close_stream()
+            return False
+        return True
 
     def enqueue(self, item: dict[str, Any] | str) -> None:
         with contextlib.suppress(asyncio.QueueFull):
