@@ -7,44 +7,23 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tests.support.engine import EngineProcess
-from tests.support.registry import free_port
+from tests.support.registry import LoopbackProxy
 
 
 @dataclass
-class SlowProxy:
+class SlowProxy(LoopbackProxy):
     """Forwards 127.0.0.1:port to a registry, sending what the registry answers at `rate` bytes/s per connection."""
 
-    target: int
     rate: int = 2_000_000
-    port: int = field(default_factory=free_port)
+    backlog = 32
 
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> SlowProxy:
-        self.server = socket.socket()
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", self.port))
-        self.server.listen(32)
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.server.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pump, args=(client, upstream, 0), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, self.rate), daemon=True).start()
+    def serve(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target))
+        threading.Thread(target=self._pump, args=(client, upstream, 0), daemon=True).start()
+        self._pump(upstream, client, self.rate)
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket, rate: int) -> None:

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 
 def free_port() -> int:
@@ -77,19 +78,23 @@ def start_registry(base: Path, htpasswd: tuple[str, str] | None = None, tls: tup
 
 
 @dataclass
-class FlakyProxy:
-    """Forwards 127.0.0.1:port to a registry; while `cut_after` is set, blob responses stop after that many bytes."""
+class LoopbackProxy:
+    """A TCP proxy on 127.0.0.1:port in front of 127.0.0.1:target; each accepted connection goes to
+    `serve(client)` in a thread of its own (subclasses say how bytes move)."""
 
     target: int
-    cut_after: int | None = None
     port: int = field(default_factory=free_port)
-    cuts: int = 0
+    backlog = 16
 
-    def start(self) -> FlakyProxy:
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
         self.server = socket.socket()
         self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.server.bind(("127.0.0.1", self.port))
-        self.server.listen(16)
+        self.server.listen(self.backlog)
         threading.Thread(target=self._accept, daemon=True).start()
         return self
 
@@ -102,9 +107,20 @@ class FlakyProxy:
                 client, _ = self.server.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
 
-    def _serve(self, client: socket.socket) -> None:
+    def serve(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class FlakyProxy(LoopbackProxy):
+    """Forwards 127.0.0.1:port to a registry; while `cut_after` is set, blob responses stop after that many bytes."""
+
+    cut_after: int | None = None
+    cuts: int = 0
+
+    def serve(self, client: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.target))
         state = {"blob": False, "sent": 0}
 
