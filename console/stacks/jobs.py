@@ -135,28 +135,25 @@ def deploy(job: JobContext) -> dict[str, Any]:
 
 @job_task(STOP)
 def stop(job: JobContext) -> dict[str, Any]:
-    stack = _stack(job)
-    job.progress(None, f"Stopping {stack.name}")
-    with _clients(job, stack.endpoints(), timeout=120) as clients:
-        try:
-            count = spread.stop(list(clients.values()), stack.name, _order(stack), JobReporter(job))
-        except compose.ApplyError as exc:
-            raise JobFailed(exc.message) from None
-    job.progress(1.0, f"Stopped {count} container{'s' if count != 1 else ''}")
-    return {"stopped": count, "links": [_link(stack)]}
+    return _stop_or_start(job, spread.stop, "Stopping", "Stopped")
 
 
 @job_task(START)
 def start_stack(job: JobContext) -> dict[str, Any]:
+    return _stop_or_start(job, spread.start, "Starting", "Started")
+
+
+def _stop_or_start(job: JobContext, act: Any, doing: str, done: str) -> dict[str, Any]:
+    """Stop or start every container of the stack, on each of its endpoints; the result counts them."""
     stack = _stack(job)
-    job.progress(None, f"Starting {stack.name}")
+    job.progress(None, f"{doing} {stack.name}")
     with _clients(job, stack.endpoints(), timeout=120) as clients:
         try:
-            count = spread.start(list(clients.values()), stack.name, _order(stack), JobReporter(job))
+            count = act(list(clients.values()), stack.name, _order(stack), JobReporter(job))
         except compose.ApplyError as exc:
             raise JobFailed(exc.message) from None
-    job.progress(1.0, f"Started {count} container{'s' if count != 1 else ''}")
-    return {"started": count, "links": [_link(stack)]}
+    job.progress(1.0, f"{done} {count} container{'s' if count != 1 else ''}")
+    return {done.lower(): count, "links": [_link(stack)]}
 
 
 @job_task(REMOVE)
